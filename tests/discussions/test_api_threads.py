@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ARTICLE, ORIGIN
+from townhall.discussions.models import Comment
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(comments: list[dict]) -> list[int]:
+    return [c["id"] for c in comments]
+
+
+def test_article_without_comments_has_an_empty_page(api, site):
+    response = api.thread(site)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["thread"] == {
+        "id": None, "url": ARTICLE, "title": "", "comment_count": 0, "is_open": True
+    }
+    assert body["comments"] == [] and body["next_cursor"] is None
+
+
+def test_thread_nests_replies_oldest_first(api, site):
+    root = api.comment(site, "Root", title="Incirlik").json()["comment"]
+    first = api.comment(site, "First reply", parent_id=root["id"]).json()["comment"]
+    second = api.comment(site, "Second reply", parent_id=root["id"]).json()["comment"]
+    nested = api.comment(site, "Reply to first", parent_id=first["id"]).json()["comment"]
+
+    body = api.thread(site).json()
+    assert body["thread"]["title"] == "Incirlik"
+    assert body["thread"]["comment_count"] == 4
+    [shown] = body["comments"]
+    assert shown["id"] == root["id"]
+    assert ids(shown["replies"]) == [first["id"], second["id"]]
+    assert ids(shown["replies"][0]["replies"]) == [nested["id"]]
+    assert shown["replies"][0]["replies"][0]["parent_id"] == first["id"]
+    for field in ("id", "parent_id", "author_name", "html", "created", "upvotes", "downvotes",
+                  "score", "status"):
+        assert field in shown
+
+
+def test_same_article_under_another_url_form_finds_the_same_thread(api, site):
+    api.comment(site, "Hello", url=f"{ORIGIN}/a/?b=2&utm_source=x&a=1#comments")
+    body = api.thread(site, url="https://NEWS.example:443/a/?a=1&b=2").json()
+    assert body["thread"]["comment_count"] == 1
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "most_voted"])
+def test_sorts_page_through_every_root_once(api, site, sort):
+    posted = [api.comment(site, f"Comment {n}").json()["comment"]["id"] for n in range(7)]
+    for n, comment_id in enumerate(posted[:4]):
+        for voter in range(n):
+            voted = api.post(f"/api/v1/comments/{comment_id}/vote", {"value": 1},
+                             remote_addr=f"10.0.0.{voter}")
+            assert voted.json()["upvotes"] == voter + 1
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"sort": sort, "limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        body = api.thread(site, **params).json()
+        seen += ids(body["comments"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(posted)
+    expected = {
+        "newest": list(reversed(posted)),
+        "oldest": posted,
+        "most_voted": [posted[3], posted[2], posted[1], *reversed(posted[4:]), posted[0]],
+        # (scores 3, 2, 1, then the unvoted newest first)
+    }[sort]
+    assert seen == expected
+
+
+def test_deleted_comment_with_replies_stays_as_placeholder(api, site):
+    posted = api.comment(site, "Parent").json()
+    api.comment(site, "Child", parent_id=posted["comment"]["id"])
+    api.delete(f"/api/v1/comments/{posted['comment']['id']}", token=posted["edit_token"])
+
+    body = api.thread(site).json()
+    [placeholder] = body["comments"]
+    assert placeholder["status"] == "deleted"
+    assert placeholder["html"] == "" and placeholder["author_name"] is None
+    assert [r["html"] for r in placeholder["replies"]] == ["<p>Child</p>"]
+    assert body["thread"]["comment_count"] == 1
+
+
+def test_deleted_comment_without_replies_disappears(api, site):
+    posted = api.comment(site, "Gone soon").json()
+    api.delete(f"/api/v1/comments/{posted['comment']['id']}", token=posted["edit_token"])
+    assert api.thread(site).json()["comments"] == []
+
+
+def test_replies_past_max_depth_attach_at_the_last_level(api, make_site):
+    site = make_site(max_depth=2)
+    parent_id = None
+    chain = []
+    for n in range(5):
+        comment = api.comment(site, f"Level {n}", parent_id=parent_id).json()["comment"]
+        chain.append(comment)
+        parent_id = comment["id"]
+    assert [c["depth"] for c in chain] == [0, 1, 2, 2, 2]
+    root = api.thread(site).json()["comments"][0]
+    level2 = root["replies"][0]["replies"]
+    assert ids(level2) == [chain[2]["id"], chain[3]["id"], chain[4]["id"]]
+    assert level2[1]["parent_id"] == chain[2]["id"]  # the real parent is kept
+    assert all(c["replies"] == [] for c in level2)
+
+
+def test_pending_comments_are_not_shown(api, make_site):
+    site = make_site(moderation_mode="pre")
+    assert api.comment(site, "Waiting").status_code == 202
+    body = api.thread(site).json()
+    assert body["comments"] == [] and body["thread"]["comment_count"] == 0
+
+
+def test_etag_gives_304_until_the_thread_changes(api, site):
+    api.comment(site, "First")
+    first = api.thread(site)
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert "s-maxage" in first.headers["Cache-Control"]
+
+    again = api.thread(site, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["ETag"] == etag
+
+    api.comment(site, "Second")
+    changed = api.thread(site, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+
+
+def test_vote_changes_the_etag(api, site):
+    comment = api.comment(site, "Vote on me").json()["comment"]
+    etag = api.thread(site).headers["ETag"]
+    api.post(f"/api/v1/comments/{comment['id']}/vote", {"value": 1})
+    response = api.thread(site, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response.json()["comments"][0]["upvotes"] == 1
+
+
+def _grow(site, roots: int, replies_each: int) -> None:
+    for _ in range(roots):
+        root = api_post(site, None)
+        for _ in range(replies_each):
+            api_post(site, root)
+
+
+def api_post(site, parent_id):
+    from townhall.discussions.actions import do_post_comment
+
+    return do_post_comment(site, url=ARTICLE, body="text", parent_id=parent_id).comment.pk
+
+
+@pytest.mark.parametrize("roots", [5, 60])
+def test_read_cost_does_not_grow_with_the_thread(api, site, roots, django_assert_num_queries):
+    _grow(site, roots=roots, replies_each=3)
+    # Cold: the site, the thread, one page of roots, their replies.
+    with django_assert_num_queries(4):
+        body = api.thread(site, limit=5).json()
+    assert len(body["comments"]) == 5
+    assert all(len(c["replies"]) == 3 for c in body["comments"])
+    # Warm: the site and the thread's version; the page itself comes from the cache.
+    with django_assert_num_queries(2):
+        assert api.thread(site, limit=5).json() == body
+
+
+def test_cached_page_is_not_served_after_a_change(api, site):
+    api.comment(site, "One")
+    assert api.thread(site).json()["thread"]["comment_count"] == 1
+    api.comment(site, "Two")
+    assert api.thread(site).json()["thread"]["comment_count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"site": "nope", "url": ARTICLE}, 404, "unknown_site"),
+        ({"site": "news", "url": "not a url"}, 400, "invalid_url"),
+        ({"site": "news", "url": "ftp://news.example/a"}, 400, "invalid_url"),
+        ({"site": "news", "url": "javascript:alert(1)"}, 400, "invalid_url"),
+        ({"site": "news", "url": ARTICLE, "limit": 0}, 422, "invalid_request"),
+        ({"site": "news", "url": ARTICLE, "limit": 1000}, 422, "invalid_request"),
+        ({"site": "news", "url": ARTICLE, "sort": "hottest"}, 422, "invalid_request"),
+        ({"site": "news", "url": ARTICLE, "cursor": "garbage!"}, 400, "invalid_cursor"),
+        ({"site": "news", "url": ARTICLE, "cursor": "WzEsMl0"}, 400, "invalid_cursor"),
+        ({"site": "news"}, 422, "invalid_request"),
+    ],
+)
+def test_bad_thread_requests_get_a_clear_4xx(api, site, params, status, code):
+    response = api.get("/api/v1/threads", **params)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+
+
+def test_html_is_rendered_once_at_write_time(api, site):
+    comment = api.comment(site, "Some *emphasis* <script>alert(1)</script>").json()["comment"]
+    stored = Comment.objects.get(pk=comment["id"])
+    assert stored.body_html == comment["html"]
+    assert "<em>emphasis</em>" in stored.body_html and "<script" not in stored.body_html

@@ -1,0 +1,91 @@
+"""The JSON API (django-ninja) and how every error becomes a JSON 4xx."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import BaseRenderer
+
+from townhall.core.errors import PayloadTooLarge, RateLimited, TownhallError
+from townhall.discussions.api import router as discussions_router
+
+logger = logging.getLogger(__name__)
+
+
+class OrjsonRenderer(BaseRenderer):
+    media_type = "application/json"
+
+    def render(self, request: HttpRequest, data, *, response_status: int) -> bytes:
+        return orjson.dumps(data)
+
+
+api = NinjaAPI(
+    title="Townhall API",
+    version="1",
+    description=(
+        "Reader engagement for news publishers: threads, comments, votes. "
+        "Every error is a JSON body `{\"error\": {\"code\", \"message\", \"field\"?}}`."
+    ),
+    renderer=OrjsonRenderer(),
+    urls_namespace="api",
+)
+api.add_router("/v1", discussions_router)
+
+
+def _error_response(request: HttpRequest, error: TownhallError) -> HttpResponse:
+    response = api.create_response(request, error.as_dict(), status=error.status)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@api.exception_handler(TownhallError)
+def on_townhall_error(request: HttpRequest, error: TownhallError) -> HttpResponse:
+    return _error_response(request, error)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    fields = [
+        {
+            "loc": [str(part) for part in item.get("loc", [])],
+            "message": item.get("msg", "invalid"),
+        }
+        for item in error.errors
+    ]
+    first = fields[0] if fields else {"loc": [], "message": "invalid"}
+    where = ".".join(first["loc"][1:]) or "request"
+    body = {
+        "error": {
+            "code": "invalid_request",
+            "message": f"{where}: {first['message']}",
+            "field": where,
+            "fields": fields,
+        }
+    }
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    return _error_response(request, PayloadTooLarge("The request body is too large."))
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    body = {"error": {"code": "unauthorized", "message": "Authentication failed."}}
+    return api.create_response(request, body, status=401)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    if error.status_code == 400 and str(error) == "Cannot parse request body":
+        body = {"error": {"code": "malformed_body", "message": "The request body is not valid JSON."}}
+    else:
+        body = {"error": {"code": "http_error", "message": str(error)}}
+    return api.create_response(request, body, status=error.status_code)

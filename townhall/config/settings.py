@@ -1,0 +1,151 @@
+"""Django settings for Townhall. Everything a deployment changes comes from ``TOWNHALL_*``."""
+
+from __future__ import annotations
+
+import dj_database_url
+
+from townhall.config import env
+
+DEBUG = env.get_bool("DEBUG", False)
+SECRET_KEY = env.secret_key()
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+VAR_DIR = env.var_dir()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "townhall.core",
+    "townhall.sites",
+    "townhall.identity",
+    "townhall.discussions",
+    "townhall.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "townhall.core.middleware.RequestSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "townhall.config.urls"
+ASGI_APPLICATION = "townhall.config.asgi.application"
+WSGI_APPLICATION = "townhall.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = env.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'townhall.sqlite3'}"
+    config = dj_database_url.parse(url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 60))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock at the
+        # start of a transaction so two writers queue instead of failing with "database is locked".
+        config["OPTIONS"] = {
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    config.setdefault("TEST", {})["NAME"] = env.get("TEST_DATABASE_NAME") or None
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.get("REDIS_URL") or None
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.get("CACHE_PREFIX", "townhall"),
+            "TIMEOUT": 3600,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "townhall",
+            "TIMEOUT": 3600,
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
+
+# django-ratelimit: counters live in the default cache (Redis when configured, so all processes
+# share them). TOWNHALL_RATELIMIT=0 switches limits off for benchmarks and bulk loads.
+RATELIMIT_ENABLE = env.get_bool("RATELIMIT", True)
+RATELIMIT_USE_CACHE = "default"
+if not REDIS_URL:
+    # locmem is per process; django-ratelimit warns that it is not shared, which is accepted
+    # for the single-process embedded default.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
+
+# CORS: preflights succeed for origins some site allows; each write then checks the origin
+# against its own site (townhall.core.origins).
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["etag", "retry-after"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
+# Request size: a comment body is at most a few KiB; nothing in the API needs more than this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("MAX_REQUEST_BYTES", 64 * 1024)
+
+TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES")
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django logs every 4xx with the path and query string, which for this API holds
+        # readers' article URLs; Townhall logs what it needs itself.
+        "django.request": {"level": "ERROR"},
+    },
+}

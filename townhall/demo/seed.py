@@ -1,0 +1,62 @@
+"""The demo site: the seed article (shared/seed-page.txt) and its three comments."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from django.db import transaction
+
+from townhall.discussions.actions import do_post_comment
+from townhall.discussions.models import Thread
+from townhall.discussions.pages import resolve_article
+from townhall.sites.actions import do_create_site, do_set_site_origins
+from townhall.sites.models import Site
+
+DEMO_SLUG = "demo"
+ARTICLE_PATH = "/2016/07/ankara-could-let-russia-use-turkeys-incirlik-airbase-to-fight-isis/"
+
+
+@cache
+def seed_article() -> dict:
+    return json.loads((Path(__file__).parent / "seed_article.json").read_text(encoding="utf-8"))
+
+
+def demo_origins(port: int) -> list[str]:
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def article_url(port: int) -> str:
+    """The article's canonical URL; both demo origins show this one thread."""
+    return f"http://127.0.0.1:{port}{ARTICLE_PATH}"
+
+
+def load_demo(port: int) -> tuple[Site, bool]:
+    """Creates (or updates) the demo site for ``port`` and loads the seed comments once.
+
+    Returns the site and whether comments were loaded now. Running it again changes nothing.
+    """
+    article = seed_article()
+    with transaction.atomic():
+        site = Site.objects.filter(slug=DEMO_SLUG).first()
+        if site is None:
+            site = do_create_site(slug=DEMO_SLUG, name="SouthFront (demo)", origins=demo_origins(port))
+        else:
+            wanted = sorted(set(site.allowed_origins) | set(demo_origins(port)))
+            site = do_set_site_origins(site, wanted)
+        url = article_url(port)
+        if Thread.objects.filter(site=site, url_key=resolve_article(url)[1]).exists():
+            return site, False
+        posted: dict[str, int] = {}
+        for item in article["comments"]:
+            result = do_post_comment(
+                site,
+                url=url,
+                title=article["title"],
+                body=item["body"],
+                parent_id=posted.get(item["parent"]) if item["parent"] else None,
+                author_name=item["author"],
+            )
+            posted[item["key"]] = result.comment.pk
+    return site, True

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from townhall.demo import views
+from townhall.demo.seed import ARTICLE_PATH
+
+urlpatterns = [
+    path("", views.home, name="demo-home"),
+    path(ARTICLE_PATH.strip("/") + "/", views.article, name="demo-article"),
+]

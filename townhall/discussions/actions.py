@@ -1,0 +1,249 @@
+"""Every write to threads, comments and votes.
+
+Each action owns its transaction. What a reader can see changes only together with the thread's
+``version``, which is how cached thread pages go stale (see ``pages``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from townhall.core.errors import BadRequest, Forbidden, NotFound
+from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
+from townhall.discussions.pages import resolve_article
+from townhall.discussions.rendering import render_markdown
+from townhall.identity.actions import do_create_guest, do_update_guest
+from townhall.identity.models import Commenter
+from townhall.identity.tokens import make_commenter_token
+from townhall.sites.models import ModerationMode, Site
+
+ANONYMOUS_NAME = "Anonymous"
+MAX_NAME_CHARS = 80
+MAX_TITLE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class PostedComment:
+    comment: Comment
+    commenter: Commenter
+    token: str
+
+
+def do_post_comment(
+    site: Site,
+    *,
+    url: str,
+    body: str,
+    title: str = "",
+    parent_id: int | None = None,
+    author_name: str | None = None,
+    author_email: str | None = None,
+    commenter: Commenter | None = None,
+    client_fingerprint: str = "",
+) -> PostedComment:
+    """Stores a new comment, creating its thread on the first comment of an allowed article.
+
+    Precondition: ``commenter``, when given, was resolved from a valid token for ``site``.
+    The comment is visible at once or pending, by the site's moderation mode.
+    """
+    origin, url_key = resolve_article(url)
+    if not site.allows_origin(origin):
+        raise Forbidden(
+            f"Articles at {origin} are not part of site {site.slug!r}.",
+            code="url_not_allowed", field="url",
+        )
+    text = _clean_body(site, body)
+    name = _clean_name(author_name, commenter)
+    email = _clean_email(author_email, commenter)
+    html = render_markdown(text)
+    with transaction.atomic():
+        thread = _get_or_create_thread(site, url=url, url_key=url_key, title=title)
+        if not thread.is_open:
+            raise Forbidden("This discussion is closed.", code="thread_closed")
+        parent = _reply_target(thread, parent_id) if parent_id is not None else None
+        if commenter is None:
+            commenter = do_create_guest(site, display_name=name, email=email)
+        else:
+            do_update_guest(commenter, display_name=name, email=email)
+        status = _initial_status(site, commenter)
+        comment = Comment(
+            thread=thread,
+            author=commenter,
+            author_name=name,
+            body=text,
+            body_html=html,
+            status=status,
+            client_fingerprint=client_fingerprint,
+            created=timezone.now(),
+        )
+        _place_in_tree(comment, parent, max_depth=site.max_depth)
+        comment.save()
+        if status == CommentStatus.VISIBLE:
+            _bump_thread(thread, count_delta=1)
+    return PostedComment(comment=comment, commenter=commenter, token=make_commenter_token(commenter))
+
+
+def do_edit_comment(comment: Comment, *, body: str) -> Comment:
+    """Replaces a comment's body. Precondition: the caller may edit it (``access_own_comment``)."""
+    text = _clean_body(comment.thread.site, body)
+    html = render_markdown(text)
+    with transaction.atomic():
+        locked = Comment.objects.select_for_update().get(pk=comment.pk)
+        if locked.status == CommentStatus.DELETED:
+            raise NotFound("The comment has been deleted.", code="comment_not_found")
+        locked.body, locked.body_html, locked.edited = text, html, timezone.now()
+        locked.save(update_fields=["body", "body_html", "edited"])
+        if locked.status == CommentStatus.VISIBLE:
+            _bump_thread(locked.thread, count_delta=0)
+    return locked
+
+
+def do_delete_comment(comment: Comment) -> Comment:
+    """Deletes a comment. Its text and author go at once; the row stays as a placeholder so the
+    replies below it keep their place. Precondition: as for ``do_edit_comment``."""
+    with transaction.atomic():
+        locked = Comment.objects.select_for_update().get(pk=comment.pk)
+        if locked.status == CommentStatus.DELETED:
+            return locked
+        was_visible = locked.status == CommentStatus.VISIBLE
+        locked.status = CommentStatus.DELETED
+        locked.body, locked.body_html, locked.author_name = "", "", ""
+        locked.edited = timezone.now()
+        locked.save(update_fields=["status", "body", "body_html", "author_name", "edited"])
+        if was_visible:
+            _bump_thread(locked.thread, count_delta=-1)
+    return locked
+
+
+def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
+    """Sets this voter's vote on a comment to +1, -1, or none (0), keeping the counts exact.
+
+    The comment row is locked for the change, so concurrent votes on one comment are applied one
+    after another and the counts always equal the vote rows.
+    """
+    if value not in (-1, 0, 1):
+        raise BadRequest("A vote is 1, -1 or 0.", code="invalid_vote", field="value")
+    with transaction.atomic():
+        locked = Comment.objects.select_for_update().get(pk=comment.pk)
+        if locked.status != CommentStatus.VISIBLE:
+            raise NotFound("There is no such comment.", code="comment_not_found")
+        existing = Vote.objects.filter(comment=locked, voter_key=voter_key).first()
+        old = existing.value if existing else 0
+        if old == value:
+            return locked
+        if value == 0:
+            existing.delete()  # type: ignore[union-attr]  (old != 0, so it exists)
+        elif existing:
+            existing.value = value
+            existing.save(update_fields=["value", "updated"])
+        else:
+            Vote.objects.create(comment=locked, voter_key=voter_key, value=value)
+        up = (value == 1) - (old == 1)
+        down = (value == -1) - (old == -1)
+        Comment.objects.filter(pk=locked.pk).update(
+            upvotes=F("upvotes") + up, downvotes=F("downvotes") + down, score=F("score") + value - old
+        )
+        _bump_thread(locked.thread, count_delta=0)
+        locked.refresh_from_db(fields=["upvotes", "downvotes", "score"])
+    return locked
+
+
+def _clean_body(site: Site, body: str) -> str:
+    text = body.replace("\r\n", "\n").replace("\x00", "").strip()
+    if not text:
+        raise BadRequest("The comment is empty.", code="empty_body", field="body")
+    if len(text) > site.max_comment_chars:
+        raise BadRequest(
+            f"The comment is {len(text)} characters long; the limit is {site.max_comment_chars}.",
+            code="body_too_long", field="body",
+        )
+    return text
+
+
+def _clean_name(author_name: str | None, commenter: Commenter | None) -> str:
+    name = " ".join((author_name or "").split())
+    if not name:
+        return commenter.display_name if commenter else ANONYMOUS_NAME
+    if len(name) > MAX_NAME_CHARS:
+        raise BadRequest(
+            f"A name is at most {MAX_NAME_CHARS} characters.", code="name_too_long",
+            field="author_name",
+        )
+    return name
+
+
+def _clean_email(author_email: str | None, commenter: Commenter | None) -> str:
+    if author_email is None:
+        return commenter.email if commenter else ""
+    email = author_email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise BadRequest(
+                "That is not an email address.", code="invalid_email", field="author_email"
+            ) from None
+    return email
+
+
+def _get_or_create_thread(site: Site, *, url: str, url_key: str, title: str) -> Thread:
+    title = " ".join(title.split())[:MAX_TITLE_CHARS]
+    thread = Thread.objects.filter(site=site, url_key=url_key).first()
+    if thread is not None:
+        return thread
+    try:
+        # A savepoint, so losing a race with another first comment leaves this transaction usable.
+        with transaction.atomic():
+            return Thread.objects.create(site=site, url_key=url_key, url=url.strip(), title=title)
+    except IntegrityError:
+        return Thread.objects.get(site=site, url_key=url_key)
+
+
+def _reply_target(thread: Thread, parent_id: int) -> Comment:
+    parent = Comment.objects.filter(pk=parent_id, thread=thread).first()
+    if parent is None:
+        raise BadRequest(
+            "The comment replied to is not in this thread.", code="invalid_parent",
+            field="parent_id",
+        )
+    if parent.status != CommentStatus.VISIBLE:
+        raise BadRequest(
+            "The comment replied to is not visible.", code="invalid_parent", field="parent_id"
+        )
+    return parent
+
+
+def _place_in_tree(comment: Comment, parent: Comment | None, *, max_depth: int) -> None:
+    if parent is None:
+        return
+    comment.parent = parent
+    comment.root_id = parent.root_id or parent.pk
+    if parent.depth < max_depth:
+        comment.nest_parent, comment.depth = parent, parent.depth + 1
+    else:
+        # Past the site's depth, a reply is shown beside its parent, at the last level.
+        comment.nest_parent_id, comment.depth = parent.nest_parent_id, parent.depth
+
+
+def _initial_status(site: Site, commenter: Commenter) -> str:
+    if site.moderation_mode == ModerationMode.PRE:
+        return CommentStatus.PENDING
+    if site.moderation_mode == ModerationMode.PRE_FIRST:
+        approved_before = Comment.objects.filter(
+            author=commenter, status=CommentStatus.VISIBLE
+        ).exists()
+        return CommentStatus.VISIBLE if approved_before else CommentStatus.PENDING
+    return CommentStatus.VISIBLE
+
+
+def _bump_thread(thread: Thread, *, count_delta: int) -> None:
+    """Moves the thread to a new version, so cached pages of the old one are no longer served."""
+    Thread.objects.filter(pk=thread.pk).update(
+        version=F("version") + 1, comment_count=F("comment_count") + count_delta
+    )
+

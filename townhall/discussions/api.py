@@ -1,0 +1,132 @@
+"""The public discussion API: thin views, schema in → access → action → schema out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
+from ninja import Query, Router, Status
+
+from townhall.core.clients import client_fingerprint
+from townhall.core.ratelimit import enforce_rate
+from townhall.discussions import actions, pages, queries
+from townhall.discussions.schemas import (
+    CommentEditIn,
+    CommentIn,
+    CommentOut,
+    CountsOut,
+    ErrorOut,
+    PostedCommentOut,
+    ThreadPageOut,
+    VoteIn,
+    VoteOut,
+)
+from townhall.identity.queries import access_commenter, bearer_token
+from townhall.sites.guards import check_write_origin
+from townhall.sites.queries import access_site
+
+router = Router(tags=["discussions"])
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+# Browsers revalidate every time (cheap: a 304 from the cache); a CDN may hold a page briefly.
+THREAD_CACHE_CONTROL = "public, max-age=0, s-maxage=10, stale-while-revalidate=30"
+
+
+@router.get("/threads", response={200: ThreadPageOut, 304: None, **ERRORS})
+def get_thread(
+    request: HttpRequest,
+    site: str,
+    url: str,
+    sort: Literal["newest", "oldest", "most_voted"] = "newest",
+    limit: int = Query(pages.DEFAULT_LIMIT, ge=1, le=pages.MAX_LIMIT),
+    cursor: str | None = None,
+) -> HttpResponse:
+    """A page of an article's thread: top-level comments by `sort`, each with its replies.
+
+    Send `If-None-Match` with the last `ETag` to get `304 Not Modified` while nothing changed.
+    """
+    page = pages.thread_page(access_site(site), url, sort=sort, limit=limit, cursor=cursor)
+    response = get_conditional_response(request, etag=page.etag) or HttpResponse(
+        page.body, content_type="application/json"
+    )
+    response.headers["ETag"] = page.etag
+    response.headers["Cache-Control"] = THREAD_CACHE_CONTROL
+    return response
+
+
+@router.post("/comments", response={201: PostedCommentOut, 202: PostedCommentOut, **ERRORS})
+def post_comment(request: HttpRequest, data: CommentIn):
+    """Posts a comment. `201` when it is visible, `202` when it waits for moderation."""
+    site = access_site(data.site)
+    check_write_origin(request, site)
+    fingerprint = client_fingerprint(request)
+    enforce_rate(request, group=f"post:{site.pk}", value=fingerprint, rate=site.post_rate_per_client)
+    token = bearer_token(request.headers.get("Authorization"))
+    commenter = access_commenter(token, site_id=site.pk) if token else None
+    if commenter:
+        enforce_rate(
+            request, group=f"post-id:{site.pk}", value=str(commenter.pk),
+            rate=site.post_rate_per_identity,
+        )
+    posted = actions.do_post_comment(
+        site, url=data.url, title=data.title, body=data.body, parent_id=data.parent_id,
+        author_name=data.author_name, author_email=data.author_email, commenter=commenter,
+        client_fingerprint=fingerprint,
+    )
+    status = 201 if posted.comment.status == "visible" else 202
+    return Status(status, _posted(posted.comment, posted.token, site.edit_window_seconds))
+
+
+@router.patch("/comments/{comment_id}", response={200: CommentOut, **ERRORS})
+def edit_comment(request: HttpRequest, comment_id: int, data: CommentEditIn):
+    """Edits one's own comment within the site's edit window (`Authorization: Bearer`)."""
+    comment = queries.access_own_comment(comment_id, bearer_token(request.headers.get("Authorization")))
+    check_write_origin(request, comment.thread.site)
+    return pages.present_comment(actions.do_edit_comment(comment, body=data.body))
+
+
+@router.delete("/comments/{comment_id}", response={204: None, **ERRORS})
+def delete_comment(request: HttpRequest, comment_id: int):
+    """Deletes one's own comment within the edit window. Replies below it stay, under a
+    "deleted" placeholder."""
+    comment = queries.access_own_comment(comment_id, bearer_token(request.headers.get("Authorization")))
+    check_write_origin(request, comment.thread.site)
+    actions.do_delete_comment(comment)
+    return Status(204, None)
+
+
+@router.post("/comments/{comment_id}/vote", response={200: VoteOut, **ERRORS})
+def vote_comment(request: HttpRequest, comment_id: int, data: VoteIn):
+    """Sets the reader's vote: one per reader (their token, else their address), changeable."""
+    comment = queries.access_comment(comment_id)
+    site = comment.thread.site
+    check_write_origin(request, site)
+    fingerprint = client_fingerprint(request)
+    enforce_rate(request, group=f"vote:{site.pk}", value=fingerprint, rate=site.vote_rate_per_client)
+    token = bearer_token(request.headers.get("Authorization"))
+    voter_key = f"c:{access_commenter(token, site_id=site.pk).pk}" if token else f"a:{fingerprint}"
+    voted = actions.do_vote_comment(comment, voter_key=voter_key, value=data.value)
+    return {
+        "id": voted.pk, "upvotes": voted.upvotes, "downvotes": voted.downvotes,
+        "score": voted.score, "your_vote": data.value,
+    }
+
+
+@router.get("/counts", response={200: CountsOut, **ERRORS})
+def get_counts(
+    request: HttpRequest,
+    site: str,
+    url: list[str] = Query(..., max_length=queries.MAX_COUNT_URLS),
+):
+    """Visible comment counts for up to 100 article URLs (`?url=…&url=…`), for listing pages."""
+    return {"counts": queries.thread_counts(access_site(site), url)}
+
+
+def _posted(comment, token: str, edit_window_seconds: int) -> dict:
+    return {
+        "comment": pages.present_comment(comment),
+        "edit_token": token,
+        "editable_until": comment.created + timedelta(seconds=edit_window_seconds),
+    }

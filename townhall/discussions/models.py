@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Thread(models.Model):
+    """The discussion of one article, found by its canonical URL key within a site."""
+
+    site = models.ForeignKey("townhall_sites.Site", on_delete=models.CASCADE, related_name="threads")
+    url_key = models.CharField(max_length=255)  # see discussions.urls.canonical_url_key
+    url = models.URLField(max_length=2048)
+    title = models.CharField(max_length=300, blank=True, default="")
+    comment_count = models.PositiveIntegerField(default=0)  # visible comments
+    # Bumped by every change a reader could see; thread pages are cached under it.
+    version = models.PositiveBigIntegerField(default=1)
+    is_open = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "url_key"], name="thread_unique_url_per_site"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class CommentStatus(models.TextChoices):
+    VISIBLE = "visible", "Visible"
+    PENDING = "pending", "Pending moderation"
+    REJECTED = "rejected", "Rejected"
+    SPAM = "spam", "Spam"
+    DELETED = "deleted", "Deleted"
+
+
+class Comment(models.Model):
+    """A comment. ``body_html`` is rendered and sanitized once, when the body is written.
+
+    ``parent`` is the comment replied to. ``nest_parent`` is where the reply is shown: the same
+    comment, except past the site's max depth, where replies attach at the last level.
+    ``root`` is the top-level comment of the subtree, so a page of roots loads its replies in one
+    query whatever their depth.
+    """
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
+    )
+    nest_parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    depth = models.PositiveSmallIntegerField(default=0)
+    author = models.ForeignKey(
+        "townhall_identity.Commenter", null=True, on_delete=models.SET_NULL, related_name="comments"
+    )
+    author_name = models.CharField(max_length=80)
+    body = models.TextField()
+    body_html = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=CommentStatus.choices, default=CommentStatus.VISIBLE
+    )
+    upvotes = models.PositiveIntegerField(default=0)
+    downvotes = models.PositiveIntegerField(default=0)
+    score = models.IntegerField(default=0)
+    client_fingerprint = models.CharField(max_length=32, blank=True, default="")
+    created = models.DateTimeField(db_index=True)
+    edited = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Root pages by each sort order.
+            models.Index(fields=["thread", "depth", "created", "id"], name="comment_roots_by_time"),
+            models.Index(fields=["thread", "depth", "score", "created"], name="comment_roots_by_score"),
+            # Replies of a page of roots.
+            models.Index(fields=["root", "created", "id"], name="comment_subtree"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on {self.thread_id}"
+
+
+class Vote(models.Model):
+    """One voter's vote on one comment. ``voter_key`` is ``c:<commenter id>`` for a commenter
+    with a token, else ``a:<keyed hash of the client address>``."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="votes")
+    voter_key = models.CharField(max_length=40)
+    value = models.SmallIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comment", "voter_key"], name="vote_one_per_voter"),
+            models.CheckConstraint(condition=models.Q(value__in=[-1, 1]), name="vote_value_pm1"),
+        ]

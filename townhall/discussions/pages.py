@@ -1,0 +1,209 @@
+"""Thread pages: the read hot path.
+
+A page is built once per thread version and kept, as the exact response bytes with their ETag,
+in Django's cache (local memory, or Redis when configured). The key holds the thread's version,
+which every visible change bumps, so a cached page is never invalidated, only left behind.
+
+Building a page costs three queries whatever the thread's size: the thread, one page of root
+comments by the sort order (keyset paging on an index), and the replies of those roots (one
+query through ``Comment.root``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Q
+
+from townhall.core.errors import BadRequest
+from townhall.discussions.models import Comment, CommentStatus, Thread
+from townhall.discussions.urls import InvalidArticleUrl, canonical_url_key, split_article_url
+from townhall.sites.models import Site
+
+SORTS = ("newest", "oldest", "most_voted")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+PAGE_TTL_SECONDS = 3600
+
+_ORDERING = {
+    "newest": ("-created", "-id"),
+    "oldest": ("created", "id"),
+    "most_voted": ("-score", "-created", "-id"),
+}
+_PAGE_FIELDS = (
+    "id", "parent_id", "nest_parent_id", "depth", "author_name", "body_html", "status",
+    "upvotes", "downvotes", "score", "created", "edited",
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    etag: str
+    body: bytes
+
+
+def resolve_article(url: str) -> tuple[str, str]:
+    """(origin, url_key) of an article URL, or BadRequest ``invalid_url``."""
+    try:
+        origin, canonical = split_article_url(url)
+    except InvalidArticleUrl as error:
+        raise BadRequest(str(error), code="invalid_url", field="url") from None
+    return origin, canonical_url_key(canonical)
+
+
+def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | None) -> Page:
+    """The page of the thread at ``url``, from the cache when this version was built before.
+
+    Precondition: ``sort`` is one of SORTS and ``limit`` within 1..MAX_LIMIT (the API schema
+    checks both). An article with no thread yet gets an empty page.
+    """
+    _origin, url_key = resolve_article(url)
+    after = decode_cursor(cursor, sort) if cursor else None
+    thread = (
+        Thread.objects.filter(site=site, url_key=url_key)
+        .only("id", "version", "url", "title", "comment_count", "is_open", "site_id")
+        .first()
+    )
+    version = thread.version if thread else 0
+    digest = hashlib.blake2b(url_key.encode(), digest_size=12).hexdigest()
+    key = f"thread-page:{site.pk}:{digest}:{version}:{sort}:{limit}:{cursor or ''}"
+    page = cache.get(key)
+    if page is None:
+        page = _build_page(site, thread, url, sort=sort, limit=limit, after=after)
+        cache.set(key, page, PAGE_TTL_SECONDS)
+    return page
+
+
+def _build_page(
+    site: Site, thread: Thread | None, url: str, *, sort: str, limit: int, after: list | None
+) -> Page:
+    if thread is None:
+        payload = {
+            "thread": {
+                "id": None, "url": url, "title": "", "comment_count": 0, "is_open": True,
+            },
+            "comments": [],
+            "next_cursor": None,
+        }
+    else:
+        roots, next_cursor = _root_page(thread, sort=sort, limit=limit, after=after)
+        payload = {
+            "thread": {
+                "id": thread.pk,
+                "url": thread.url,
+                "title": thread.title,
+                "comment_count": thread.comment_count,
+                "is_open": thread.is_open,
+            },
+            "comments": _with_replies(roots),
+            "next_cursor": next_cursor,
+        }
+    body = orjson.dumps(payload)
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    return Page(etag=etag, body=body)
+
+
+def _root_page(
+    thread: Thread, *, sort: str, limit: int, after: list | None
+) -> tuple[list[dict], str | None]:
+    visible_below = Comment.objects.filter(root=OuterRef("pk"), status=CommentStatus.VISIBLE)
+    roots = Comment.objects.filter(thread=thread, depth=0).filter(
+        Q(status=CommentStatus.VISIBLE) | Q(Exists(visible_below))
+    )
+    if after is not None:
+        roots = roots.filter(_after(sort, after))
+    rows = list(roots.order_by(*_ORDERING[sort]).values(*_PAGE_FIELDS)[: limit + 1])
+    next_cursor = encode_cursor(rows[limit - 1], sort) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _with_replies(roots: list[dict]) -> list[dict]:
+    """Nests each root's replies under it, oldest first, and drops hidden comments except as
+    placeholders for visible replies below them."""
+    if not roots:
+        return []
+    root_ids = [row["id"] for row in roots]
+    replies = list(
+        Comment.objects.filter(root_id__in=root_ids).order_by("created", "id").values(*_PAGE_FIELDS)
+    )
+    nodes = {row["id"]: _present(row) for row in roots + replies}
+    shown = {row["id"] for row in roots + replies if row["status"] == CommentStatus.VISIBLE}
+    # Children come after their parents in time, so walking backwards carries "has a visible
+    # reply" up the tree in one pass.
+    for row in reversed(replies):
+        if row["id"] in shown:
+            shown.add(row["nest_parent_id"])
+    for row in replies:
+        if row["id"] in shown and row["nest_parent_id"] in nodes:
+            nodes[row["nest_parent_id"]]["replies"].append(nodes[row["id"]])
+    return [nodes[row["id"]] for row in roots]
+
+
+def _present(row: dict) -> dict:
+    visible = row["status"] == CommentStatus.VISIBLE
+    return {
+        "id": row["id"],
+        "parent_id": row["parent_id"],
+        "depth": row["depth"],
+        "author_name": row["author_name"] if visible else None,
+        "html": row["body_html"] if visible else "",
+        "status": row["status"],
+        "created": row["created"],
+        "edited": row["edited"],
+        "upvotes": row["upvotes"],
+        "downvotes": row["downvotes"],
+        "score": row["score"],
+        "replies": [],
+    }
+
+
+def present_comment(comment: Comment) -> dict:
+    """A comment as the API shows it, without replies (for write responses)."""
+    return _present({field: getattr(comment, field) for field in _PAGE_FIELDS})
+
+
+def encode_cursor(row: dict, sort: str) -> str:
+    values: list = [row["created"].isoformat(), row["id"]]
+    if sort == "most_voted":
+        values.insert(0, row["score"])
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list:
+    """The position a cursor names; BadRequest ``invalid_cursor`` if it is not one of ours."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if sort == "most_voted":
+            score, created, pk = values
+            if not isinstance(score, int):
+                raise ValueError
+            parsed: list = [score, datetime.fromisoformat(created), pk]
+        else:
+            created, pk = values
+            parsed = [datetime.fromisoformat(created), pk]
+        if not isinstance(pk, int) or isinstance(pk, bool):
+            raise ValueError
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise BadRequest(
+            "The cursor is not valid for this sort order.", code="invalid_cursor", field="cursor"
+        ) from None
+    return parsed
+
+
+def _after(sort: str, position: list) -> Q:
+    if sort == "most_voted":
+        score, created, pk = position
+        return (
+            Q(score__lt=score)
+            | Q(score=score, created__lt=created)
+            | Q(score=score, created=created, id__lt=pk)
+        )
+    created, pk = position
+    if sort == "newest":
+        return Q(created__lt=created) | Q(created=created, id__lt=pk)
+    return Q(created__gt=created) | Q(created=created, id__gt=pk)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Field, Schema
+
+from townhall.discussions.models import CommentStatus
+
+# Generous schema ceilings; each site's own limits are checked by the actions, with their own
+# error codes, so readers learn the site's actual limit.
+BODY_CEILING = 100_000
+
+
+class CommentIn(Schema):
+    site: str = Field(..., min_length=1, max_length=64, description="The site's slug.")
+    url: str = Field(..., min_length=1, max_length=2048, description="The article's URL.")
+    title: str = Field("", max_length=1000, description="The article's title, kept on first use.")
+    parent_id: int | None = Field(None, description="The comment this one replies to.")
+    body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
+    author_name: str | None = Field(None, max_length=200)
+    author_email: str | None = Field(None, max_length=254, description="Never shown to anyone.")
+
+
+class CommentEditIn(Schema):
+    body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
+
+
+class VoteIn(Schema):
+    value: Literal[1, -1, 0] = Field(..., description="1 up, -1 down, 0 withdraws the vote.")
+
+
+class CommentOut(Schema):
+    id: int
+    parent_id: int | None
+    depth: int
+    author_name: str | None = Field(..., description="null for a deleted or removed comment.")
+    html: str = Field(..., description="Sanitized HTML rendered from the Markdown body.")
+    status: CommentStatus
+    created: datetime
+    edited: datetime | None
+    upvotes: int
+    downvotes: int
+    score: int
+    replies: list[CommentOut] = Field(
+        default_factory=list, description="Replies, oldest first, nested to the site's max depth."
+    )
+
+
+class ThreadOut(Schema):
+    id: int | None = Field(..., description="null while the article has no comments yet.")
+    url: str
+    title: str
+    comment_count: int = Field(..., description="Visible comments, replies included.")
+    is_open: bool
+
+
+class ThreadPageOut(Schema):
+    thread: ThreadOut
+    comments: list[CommentOut] = Field(..., description="A page of top-level comments.")
+    next_cursor: str | None = Field(..., description="Pass as ?cursor= for the next page.")
+
+
+class PostedCommentOut(Schema):
+    comment: CommentOut
+    edit_token: str = Field(
+        ...,
+        description=(
+            "Keep it: sent as 'Authorization: Bearer <token>' it edits or deletes this "
+            "commenter's comments within the edit window, and posts again as the same commenter."
+        ),
+    )
+    editable_until: datetime
+
+
+class VoteOut(Schema):
+    id: int
+    upvotes: int
+    downvotes: int
+    score: int
+    your_vote: Literal[1, -1, 0]
+
+
+class CountsOut(Schema):
+    counts: dict[str, int] = Field(..., description="Visible comments per URL, as given.")
+
+
+class ErrorDetail(Schema):
+    code: str = Field(..., description="Stable, machine-readable.")
+    message: str
+    field: str | None = None
+    fields: list[dict] | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail

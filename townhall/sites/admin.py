@@ -1,0 +1,9 @@
+from django.contrib import admin
+
+from townhall.sites.models import Site
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "moderation_mode", "created")
+    search_fields = ("slug", "name")

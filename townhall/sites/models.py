@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class ModerationMode(models.TextChoices):
+    POST = "post", "Post-moderation: visible at once"
+    PRE = "pre", "Pre-moderation: every comment waits for a moderator"
+    PRE_FIRST = "pre_first", "Pre-moderate a reader's first comment"
+
+
+class Site(models.Model):
+    """A publisher's site: where its widget may run and how its discussions behave."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    # Origins ("https://news.example") whose pages may embed the widget, create threads and write.
+    allowed_origins = models.JSONField(default=list, blank=True)
+    moderation_mode = models.CharField(
+        max_length=16, choices=ModerationMode.choices, default=ModerationMode.POST
+    )
+    edit_window_seconds = models.PositiveIntegerField(default=15 * 60)
+    max_depth = models.PositiveSmallIntegerField(default=10)
+    max_comment_chars = models.PositiveIntegerField(default=10_000)
+    # django-ratelimit rates ("10/m"): posts per client address and per commenter identity,
+    # votes per client address.
+    post_rate_per_client = models.CharField(max_length=16, default="10/m")
+    post_rate_per_identity = models.CharField(max_length=16, default="5/m")
+    vote_rate_per_client = models.CharField(max_length=16, default="60/m")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def allows_origin(self, origin: str) -> bool:
+        return origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in self.allowed_origins}
