@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
 
+from townhall.discussions import versions
+from townhall.discussions.pages import local_pages
 from townhall.sites.actions import do_create_site
+from townhall.sites.queries import forget_allowed_origins
 from townhall.sites.models import Site
 
 ORIGIN = "https://news.example"
@@ -44,10 +47,13 @@ class ApiClient:
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         if method == "GET":
             return self.client.get(path, params, headers=extra, REMOTE_ADDR=remote_addr)
-        return self.client.generic(
-            method, path, data or "", content_type="application/json", headers=extra,
-            REMOTE_ADDR=remote_addr,
-        )
+        # Tests run inside a transaction that never commits; run what writes defer to commit
+        # (version publication, later email and events) as a real commit would.
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return self.client.generic(
+                method, path, data or "", content_type="application/json", headers=extra,
+                REMOTE_ADDR=remote_addr,
+            )
 
     def get(self, path: str, **params: Any):
         headers = params.pop("headers", None)
@@ -74,11 +80,18 @@ class ApiClient:
         return self.get("/api/v1/threads", site=site.slug, url=url, **params)
 
 
+def _forget_everything_cached() -> None:
+    cache.clear()
+    local_pages.clear()
+    versions.store().clear()
+    forget_allowed_origins()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    cache.clear()
+    _forget_everything_cached()
     yield
-    cache.clear()
+    _forget_everything_cached()
 
 
 @pytest.fixture

@@ -3,4 +3,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "townhall.config.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from townhall.discussions.hotpath import ThreadReadFastPath  # noqa: E402  (needs Django set up)
+
+application = ThreadReadFastPath(django_application)

@@ -6,14 +6,17 @@ Each action owns its transaction. What a reader can see changes only together wi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from townhall.core.errors import BadRequest, Forbidden, NotFound
+from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
 from townhall.discussions.pages import resolve_article
 from townhall.discussions.rendering import render_markdown
@@ -63,6 +66,7 @@ def do_post_comment(
     html = render_markdown(text)
     with transaction.atomic():
         thread = _get_or_create_thread(site, url=url, url_key=url_key, title=title)
+        thread.site = site
         if not thread.is_open:
             raise Forbidden("This discussion is closed.", code="thread_closed")
         parent = _reply_target(thread, parent_id) if parent_id is not None else None
@@ -99,7 +103,7 @@ def do_edit_comment(comment: Comment, *, body: str) -> Comment:
         locked.body, locked.body_html, locked.edited = text, html, timezone.now()
         locked.save(update_fields=["body", "body_html", "edited"])
         if locked.status == CommentStatus.VISIBLE:
-            _bump_thread(locked.thread, count_delta=0)
+            _bump_thread(comment.thread, count_delta=0)
     return locked
 
 
@@ -116,7 +120,7 @@ def do_delete_comment(comment: Comment) -> Comment:
         locked.edited = timezone.now()
         locked.save(update_fields=["status", "body", "body_html", "author_name", "edited"])
         if was_visible:
-            _bump_thread(locked.thread, count_delta=-1)
+            _bump_thread(comment.thread, count_delta=-1)
     return locked
 
 
@@ -148,7 +152,7 @@ def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
         Comment.objects.filter(pk=locked.pk).update(
             upvotes=F("upvotes") + up, downvotes=F("downvotes") + down, score=F("score") + value - old
         )
-        _bump_thread(locked.thread, count_delta=0)
+        _bump_thread(comment.thread, count_delta=0)
         locked.refresh_from_db(fields=["upvotes", "downvotes", "score"])
     return locked
 
@@ -242,8 +246,16 @@ def _initial_status(site: Site, commenter: Commenter) -> str:
 
 
 def _bump_thread(thread: Thread, *, count_delta: int) -> None:
-    """Moves the thread to a new version, so cached pages of the old one are no longer served."""
-    Thread.objects.filter(pk=thread.pk).update(
-        version=F("version") + 1, comment_count=F("comment_count") + count_delta
-    )
+    """Moves the thread to a new version, so cached pages of the old one are no longer served.
 
+    Versions are microsecond timestamps when that is higher than the old version plus one: they
+    only grow, even across a thread deleted and created again under the same URL. The new
+    version is published to every process once the transaction commits.
+    """
+    Thread.objects.filter(pk=thread.pk).update(
+        version=Greatest(F("version") + 1, Value(time.time_ns() // 1000)),
+        comment_count=F("comment_count") + count_delta,
+    )
+    version = Thread.objects.values_list("version", flat=True).get(pk=thread.pk)
+    key = versions.version_key(thread.site.slug, thread.url_key)
+    transaction.on_commit(lambda: versions.store().publish(key, version))

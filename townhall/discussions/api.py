@@ -12,6 +12,7 @@ from ninja import Query, Router, Status
 from townhall.core.clients import client_fingerprint
 from townhall.core.ratelimit import enforce_rate
 from townhall.discussions import actions, pages, queries
+from townhall.discussions.hotpath import THREAD_CACHE_CONTROL
 from townhall.discussions.schemas import (
     CommentEditIn,
     CommentIn,
@@ -30,8 +31,6 @@ from townhall.sites.queries import access_site
 router = Router(tags=["discussions"])
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
-# Browsers revalidate every time (cheap: a 304 from the cache); a CDN may hold a page briefly.
-THREAD_CACHE_CONTROL = "public, max-age=0, s-maxage=10, stale-while-revalidate=30"
 
 
 @router.get("/threads", response={200: ThreadPageOut, 304: None, **ERRORS})

@@ -1,8 +1,9 @@
 """Thread pages: the read hot path.
 
 A page is built once per thread version and kept, as the exact response bytes with their ETag,
-in Django's cache (local memory, or Redis when configured). The key holds the thread's version,
-which every visible change bumps, so a cached page is never invalidated, only left behind.
+in this process's memory and in Django's cache (shared through Redis when configured). The key
+holds the thread's version, which every visible change bumps, so a cached page is never
+invalidated, only left behind.
 
 Building a page costs three queries whatever the thread's size: the thread, one page of root
 comments by the sort order (keyset paging on an index), and the replies of those roots (one
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +23,9 @@ import orjson
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Q
 
+from townhall.config import env
 from townhall.core.errors import BadRequest
+from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread
 from townhall.discussions.urls import InvalidArticleUrl, canonical_url_key, split_article_url
 from townhall.sites.models import Site
@@ -57,10 +62,11 @@ def resolve_article(url: str) -> tuple[str, str]:
 
 
 def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | None) -> Page:
-    """The page of the thread at ``url``, from the cache when this version was built before.
+    """The page of the thread at ``url``, from a cache when this version was built before.
 
     Precondition: ``sort`` is one of SORTS and ``limit`` within 1..MAX_LIMIT (the API schema
-    checks both). An article with no thread yet gets an empty page.
+    checks both). An article with no thread yet gets an empty page. Publishes the version read,
+    so that the fast path (``hotpath``) can serve the next requests for it.
     """
     _origin, url_key = resolve_article(url)
     after = decode_cursor(cursor, sort) if cursor else None
@@ -70,13 +76,64 @@ def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | No
         .first()
     )
     version = thread.version if thread else 0
-    digest = hashlib.blake2b(url_key.encode(), digest_size=12).hexdigest()
-    key = f"thread-page:{site.pk}:{digest}:{version}:{sort}:{limit}:{cursor or ''}"
-    page = cache.get(key)
+    vkey = versions.version_key(site.slug, url_key)
+    key = page_key(vkey, version, sort, limit, cursor)
+    page = local_pages.get(key)
     if page is None:
-        page = _build_page(site, thread, url, sort=sort, limit=limit, after=after)
-        cache.set(key, page, PAGE_TTL_SECONDS)
+        page = cache.get(key)
+        if page is None:
+            page = _build_page(site, thread, url, sort=sort, limit=limit, after=after)
+            cache.set(key, page, PAGE_TTL_SECONDS)
+        local_pages.put(key, page)
+    versions.store().publish(vkey, version)
     return page
+
+
+def page_key(vkey: str, version: int, sort: str, limit: int, cursor: str | None) -> str:
+    return f"thread-page:{vkey}:{version}:{sort}:{limit}:{cursor or ''}"
+
+
+class LocalPages:
+    """This process's most recently used pages, bounded by their total size in bytes.
+
+    Pages never change once built (their key holds the thread version), so this needs no
+    invalidation: pages of old versions are simply pushed out.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Page | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: str, page: Page) -> None:
+        size = len(page.body)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            previous = self._pages.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous.body)
+            self._pages[key] = page
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _key, evicted = self._pages.popitem(last=False)
+                self._bytes -= len(evicted.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+
+local_pages = LocalPages(max_bytes=env.get_int("PAGE_MEMORY_MB", 64) * 1024 * 1024)
 
 
 def _build_page(

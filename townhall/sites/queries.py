@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import time
+
 from django.core.cache import cache
 
 from townhall.core.errors import NotFound
 from townhall.sites.models import Site
 
 _ORIGINS_KEY = "sites:all-origins:v1"
+LOCAL_ORIGINS_SECONDS = 5.0
+_local_origins: list = [0.0, None]
 
 
 def access_site(slug: str) -> Site:
@@ -17,7 +21,14 @@ def access_site(slug: str) -> Site:
 
 
 def all_allowed_origins() -> frozenset[str]:
-    """Every origin some site allows, cached; CORS preflights are answered from this."""
+    """Every origin some site allows; CORS is answered from this.
+
+    Held in this process for a few seconds over the shared cache, since the thread-read fast
+    path asks on every request and must not wait on the network for it.
+    """
+    expires, origins = _local_origins
+    if origins is not None and expires > time.monotonic():
+        return origins
     origins = cache.get(_ORIGINS_KEY)
     if origins is None:
         origins = frozenset(
@@ -26,8 +37,10 @@ def all_allowed_origins() -> frozenset[str]:
             for origin in allowed
         )
         cache.set(_ORIGINS_KEY, origins, 300)
+    _local_origins[:] = [time.monotonic() + LOCAL_ORIGINS_SECONDS, origins]
     return origins
 
 
 def forget_allowed_origins() -> None:
     cache.delete(_ORIGINS_KEY)
+    _local_origins[:] = [0.0, None]

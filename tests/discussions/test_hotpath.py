@@ -1,0 +1,120 @@
+"""The ASGI fast path answers thread reads exactly as the Django view does."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlencode
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+
+from tests.conftest import ARTICLE, ORIGIN
+from townhall.discussions.hotpath import ThreadReadFastPath, etag_matches
+
+pytestmark = pytest.mark.django_db
+
+IGNORED = {"content-length", "date", "server"}
+
+
+class Fallthrough(Exception):
+    pass
+
+
+async def _never_called(scope, receive, send):
+    raise Fallthrough(scope["path"])
+
+
+def fast_get(query: dict, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    """One GET through the fast path alone; raises Fallthrough if it would go to Django."""
+    scope = {
+        "type": "http", "method": "GET", "path": "/api/v1/threads",
+        "query_string": urlencode(query, doseq=True).encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+    }
+
+    async def run():
+        app = ThreadReadFastPath(_never_called)
+        communicator = ApplicationCommunicator(app, scope)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(1)
+        body = await communicator.receive_output(1)
+        return start, body
+
+    start, body = asyncio.run(run())
+    response_headers: dict[str, str] = {}
+    for key, value in start["headers"]:
+        response_headers[key.decode()] = value.decode()
+    return start["status"], response_headers, body["body"]
+
+
+def django_headers(response) -> dict[str, str]:
+    return {k.lower(): v for k, v in response.headers.items() if k.lower() not in IGNORED}
+
+
+@pytest.mark.parametrize("origin", [None, ORIGIN, "https://elsewhere.example"])
+def test_fast_path_answers_like_the_view(api, site, origin):
+    api.comment(site, "Hello *there*")
+    headers = {"Origin": origin} if origin else {}
+    query = {"site": site.slug, "url": ARTICLE, "sort": "oldest", "limit": "10"}
+    slow = api.get("/api/v1/threads", headers=headers, **query)
+    status, fast_headers, body = fast_get(query, headers)
+    assert status == 200
+    assert body == slow.content
+    assert {k: v for k, v in fast_headers.items() if k not in IGNORED} == django_headers(slow)
+    assert fast_headers["content-length"] == str(len(slow.content))
+    assert ("access-control-allow-origin" in fast_headers) == (origin == ORIGIN)
+
+
+def test_fast_path_gives_304_like_the_view(api, site):
+    api.comment(site, "Hello")
+    slow = api.thread(site)
+    etag = slow.headers["ETag"]
+    slow_304 = api.thread(site, headers={"If-None-Match": etag})
+    status, headers, body = fast_get({"site": site.slug, "url": ARTICLE}, {"If-None-Match": etag})
+    assert (status, body) == (304, b"")
+    assert slow_304.status_code == 304
+    assert {k: v for k, v in headers.items() if k not in IGNORED} == django_headers(slow_304)
+
+
+def test_fast_path_steps_aside_after_a_write(api, site):
+    api.comment(site, "First")
+    api.thread(site)
+    fast_get({"site": site.slug, "url": ARTICLE})  # held
+    api.comment(site, "Second")  # publishes a new version on commit
+    with pytest.raises(Fallthrough):
+        fast_get({"site": site.slug, "url": ARTICLE})
+    assert api.thread(site).json()["thread"]["comment_count"] == 2
+    _status, _headers, body = fast_get({"site": site.slug, "url": ARTICLE})
+    assert b"Second" in body
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"site": "news"},
+        {"site": "news", "url": ARTICLE, "limit": "0"},
+        {"site": "news", "url": ARTICLE, "limit": "abc"},
+        {"site": "news", "url": ARTICLE, "sort": "hot"},
+        {"site": "news", "url": ARTICLE, "extra": "1"},
+        {"site": ["news", "other"], "url": ARTICLE},
+        {"site": "news", "url": "notaurl"},
+    ],
+)
+def test_anything_unusual_goes_to_django(api, site, query):
+    api.comment(site, "Hello")
+    api.thread(site)
+    with pytest.raises(Fallthrough):
+        fast_get(query)
+
+
+def test_unknown_version_goes_to_django(site):
+    with pytest.raises(Fallthrough):
+        fast_get({"site": site.slug, "url": ARTICLE})
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [('"abc"', True), ('W/"abc"', True), ('"x", "abc"', True), ("*", True), ('"abcd"', False)],
+)
+def test_etag_comparison(header, matches):
+    assert etag_matches(header, '"abc"') is matches
