@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,8 +14,8 @@ from django.test import Client, TestCase
 from townhall.discussions import versions
 from townhall.discussions.pages import local_pages
 from townhall.sites.actions import do_create_site
-from townhall.sites.queries import forget_allowed_origins
 from townhall.sites.models import Site
+from townhall.sites.queries import forget_allowed_origins
 
 ORIGIN = "https://news.example"
 ARTICLE = f"{ORIGIN}/2016/07/incirlik/"
@@ -51,7 +52,11 @@ class ApiClient:
         # (version publication, later email and events) as a real commit would.
         with TestCase.captureOnCommitCallbacks(execute=True):
             return self.client.generic(
-                method, path, data or "", content_type="application/json", headers=extra,
+                method,
+                path,
+                data or "",
+                content_type="application/json",
+                headers=extra,
                 REMOTE_ADDR=remote_addr,
             )
 
@@ -92,6 +97,15 @@ def _clean_cache() -> Iterator[None]:
     _forget_everything_cached()
     yield
     _forget_everything_cached()
+
+
+@pytest.fixture(autouse=True)
+def _still_rate_limit_clock(monkeypatch) -> None:
+    """Rate-limit windows roll over on the clock; a test must not straddle two of them."""
+    import django_ratelimit.core
+
+    frozen = django_ratelimit.core.time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: frozen))
 
 
 @pytest.fixture

@@ -29,10 +29,12 @@ api = NinjaAPI(
     version="1",
     description=(
         "Reader engagement for news publishers: threads, comments, votes. "
-        "Every error is a JSON body `{\"error\": {\"code\", \"message\", \"field\"?}}`."
+        'Every error is a JSON body `{"error": {"code", "message", "field"?}}`.'
     ),
     renderer=OrjsonRenderer(),
     urls_namespace="api",
+    # The interactive docs page loads Swagger UI from a CDN; the document itself is enough.
+    docs_url=None,
 )
 api.add_router("/v1", discussions_router)
 
@@ -52,10 +54,7 @@ def on_townhall_error(request: HttpRequest, error: TownhallError) -> HttpRespons
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
     fields = [
-        {
-            "loc": [str(part) for part in item.get("loc", [])],
-            "message": item.get("msg", "invalid"),
-        }
+        {"loc": _public_location(item.get("loc", ())), "message": item.get("msg", "invalid")}
         for item in error.errors
     ]
     first = fields[0] if fields else {"loc": [], "message": "invalid"}
@@ -71,6 +70,14 @@ def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpRes
     return api.create_response(request, body, status=422)
 
 
+def _public_location(loc) -> list[str]:
+    """("body", "data", "site") → ["body", "site"]: the view's parameter name is not the API's."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 2 and parts[0] == "body" and parts[1] == "data":
+        del parts[1]
+    return parts
+
+
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
     return _error_response(request, PayloadTooLarge("The request body is too large."))
@@ -84,8 +91,11 @@ def on_auth_error(request: HttpRequest, error: AuthenticationError) -> HttpRespo
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-    if error.status_code == 400 and str(error) == "Cannot parse request body":
-        body = {"error": {"code": "malformed_body", "message": "The request body is not valid JSON."}}
+    # (With DEBUG on, ninja appends the parser's own message.)
+    if error.status_code == 400 and str(error).startswith("Cannot parse request body"):
+        body = {
+            "error": {"code": "malformed_body", "message": "The request body is not valid JSON."}
+        }
     else:
         body = {"error": {"code": "http_error", "message": str(error)}}
     return api.create_response(request, body, status=error.status_code)

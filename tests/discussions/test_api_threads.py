@@ -17,7 +17,11 @@ def test_article_without_comments_has_an_empty_page(api, site):
     assert response.status_code == 200
     body = response.json()
     assert body["thread"] == {
-        "id": None, "url": ARTICLE, "title": "", "comment_count": 0, "is_open": True
+        "id": None,
+        "url": ARTICLE,
+        "title": "",
+        "comment_count": 0,
+        "is_open": True,
     }
     assert body["comments"] == [] and body["next_cursor"] is None
 
@@ -36,8 +40,17 @@ def test_thread_nests_replies_oldest_first(api, site):
     assert ids(shown["replies"]) == [first["id"], second["id"]]
     assert ids(shown["replies"][0]["replies"]) == [nested["id"]]
     assert shown["replies"][0]["replies"][0]["parent_id"] == first["id"]
-    for field in ("id", "parent_id", "author_name", "html", "created", "upvotes", "downvotes",
-                  "score", "status"):
+    for field in (
+        "id",
+        "parent_id",
+        "author_name",
+        "html",
+        "created",
+        "upvotes",
+        "downvotes",
+        "score",
+        "status",
+    ):
         assert field in shown
 
 
@@ -52,8 +65,9 @@ def test_sorts_page_through_every_root_once(api, site, sort):
     posted = [api.comment(site, f"Comment {n}").json()["comment"]["id"] for n in range(7)]
     for n, comment_id in enumerate(posted[:4]):
         for voter in range(n):
-            voted = api.post(f"/api/v1/comments/{comment_id}/vote", {"value": 1},
-                             remote_addr=f"10.0.0.{voter}")
+            voted = api.post(
+                f"/api/v1/comments/{comment_id}/vote", {"value": 1}, remote_addr=f"10.0.0.{voter}"
+            )
             assert voted.json()["upvotes"] == voter + 1
     seen: list[int] = []
     cursor = None

@@ -27,7 +27,9 @@ async def _never_called(scope, receive, send):
 def fast_get(query: dict, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
     """One GET through the fast path alone; raises Fallthrough if it would go to Django."""
     scope = {
-        "type": "http", "method": "GET", "path": "/api/v1/threads",
+        "type": "http",
+        "method": "GET",
+        "path": "/api/v1/threads",
         "query_string": urlencode(query, doseq=True).encode(),
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
     }

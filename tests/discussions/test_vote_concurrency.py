@@ -10,7 +10,7 @@ from django.db.models import Count, Q, Sum
 
 from tests.conftest import ARTICLE
 from townhall.discussions.actions import do_post_comment, do_vote_comment
-from townhall.discussions.models import Comment, Vote
+from townhall.discussions.models import Vote
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -55,7 +55,9 @@ def test_concurrent_votes_keep_counts_exact(site):
         up=Count("pk", filter=Q(value=1)), down=Count("pk", filter=Q(value=-1)), total=Sum("value")
     )
     assert (comment.upvotes, comment.downvotes, comment.score) == (
-        rows["up"], rows["down"], rows["total"] or 0,
+        rows["up"],
+        rows["down"],
+        rows["total"] or 0,
     )
     solo = Vote.objects.filter(comment=comment, voter_key__startswith="solo:")
     assert solo.filter(value=1).count() == THREADS // 2

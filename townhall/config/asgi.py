@@ -7,4 +7,4 @@ django_application = get_asgi_application()
 
 from townhall.discussions.hotpath import ThreadReadFastPath  # noqa: E402  (needs Django set up)
 
-application = ThreadReadFastPath(django_application)
+application = ThreadReadFastPath(django_application)  # type: ignore[arg-type]

@@ -29,3 +29,34 @@ class RequestSizeLimitMiddleware:
                 error = PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
                 return JsonResponse(error.as_dict(), status=error.status)
         return self.get_response(request)
+
+
+class JsonApiErrorsMiddleware:
+    """Gives the API's error shape to the few 4xx that no exception handler sees.
+
+    django-ninja answers a wrong method with a plain-text 405 built directly; under /api/ every
+    error is JSON, so programs can read it the same way.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code == 405
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            allowed = response.get("Allow", "")
+            body = {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"{request.method} is not allowed here; use {allowed or 'another method'}.",
+                }
+            }
+            replacement = JsonResponse(body, status=405)
+            if allowed:
+                replacement["Allow"] = allowed
+            return replacement
+        return response

@@ -14,3 +14,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Paths under /api/ that name no endpoint answer in the API's own error format."""
+    body = {"error": {"code": "not_found", "message": "There is no such API endpoint."}}
+    return JsonResponse(body, status=404)

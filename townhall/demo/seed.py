@@ -41,12 +41,14 @@ def load_demo(port: int) -> tuple[Site, bool]:
     with transaction.atomic():
         site = Site.objects.filter(slug=DEMO_SLUG).first()
         if site is None:
-            site = do_create_site(slug=DEMO_SLUG, name="SouthFront (demo)", origins=demo_origins(port))
+            site = do_create_site(
+                slug=DEMO_SLUG, name="SouthFront (demo)", origins=demo_origins(port)
+            )
         else:
             wanted = sorted(set(site.allowed_origins) | set(demo_origins(port)))
             site = do_set_site_origins(site, wanted)
         url = article_url(port)
-        if Thread.objects.filter(site=site, url_key=resolve_article(url)[1]).exists():
+        if Thread.objects.filter(site=site, url_key=resolve_article(url).key).exists():
             return site, False
         posted: dict[str, int] = {}
         for item in article["comments"]:

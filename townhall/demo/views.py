@@ -24,7 +24,8 @@ def article(request: HttpRequest) -> HttpResponse:
     except NotFound:
         return HttpResponse(
             "The demo site is not loaded: run `townhall demo` (make demo does).",
-            status=503, content_type="text/plain",
+            status=503,
+            content_type="text/plain",
         )
     sort = request.GET.get("sort", "newest")
     if sort not in ("newest", "oldest", "most_voted"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 from townhall.core.errors import BadRequest, Forbidden, NotFound
 from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
-from townhall.discussions.pages import resolve_article
+from townhall.discussions.pages import Article, resolve_article
 from townhall.discussions.rendering import render_markdown
 from townhall.identity.actions import do_create_guest, do_update_guest
 from townhall.identity.models import Commenter
@@ -54,18 +55,19 @@ def do_post_comment(
     Precondition: ``commenter``, when given, was resolved from a valid token for ``site``.
     The comment is visible at once or pending, by the site's moderation mode.
     """
-    origin, url_key = resolve_article(url)
-    if not site.allows_origin(origin):
+    article = resolve_article(url)
+    if not site.allows_origin(article.origin):
         raise Forbidden(
-            f"Articles at {origin} are not part of site {site.slug!r}.",
-            code="url_not_allowed", field="url",
+            f"Articles at {article.origin} are not part of site {site.slug!r}.",
+            code="url_not_allowed",
+            field="url",
         )
     text = _clean_body(site, body)
     name = _clean_name(author_name, commenter)
     email = _clean_email(author_email, commenter)
     html = render_markdown(text)
     with transaction.atomic():
-        thread = _get_or_create_thread(site, url=url, url_key=url_key, title=title)
+        thread = _get_or_create_thread(site, article, title=title)
         thread.site = site
         if not thread.is_open:
             raise Forbidden("This discussion is closed.", code="thread_closed")
@@ -89,7 +91,9 @@ def do_post_comment(
         comment.save()
         if status == CommentStatus.VISIBLE:
             _bump_thread(thread, count_delta=1)
-    return PostedComment(comment=comment, commenter=commenter, token=make_commenter_token(commenter))
+    return PostedComment(
+        comment=comment, commenter=commenter, token=make_commenter_token(commenter)
+    )
 
 
 def do_edit_comment(comment: Comment, *, body: str) -> Comment:
@@ -140,9 +144,9 @@ def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
         old = existing.value if existing else 0
         if old == value:
             return locked
-        if value == 0:
-            existing.delete()  # type: ignore[union-attr]  (old != 0, so it exists)
-        elif existing:
+        if existing is not None and value == 0:
+            existing.delete()
+        elif existing is not None:
             existing.value = value
             existing.save(update_fields=["value", "updated"])
         else:
@@ -150,7 +154,9 @@ def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
         up = (value == 1) - (old == 1)
         down = (value == -1) - (old == -1)
         Comment.objects.filter(pk=locked.pk).update(
-            upvotes=F("upvotes") + up, downvotes=F("downvotes") + down, score=F("score") + value - old
+            upvotes=F("upvotes") + up,
+            downvotes=F("downvotes") + down,
+            score=F("score") + value - old,
         )
         _bump_thread(comment.thread, count_delta=0)
         locked.refresh_from_db(fields=["upvotes", "downvotes", "score"])
@@ -164,7 +170,8 @@ def _clean_body(site: Site, body: str) -> str:
     if len(text) > site.max_comment_chars:
         raise BadRequest(
             f"The comment is {len(text)} characters long; the limit is {site.max_comment_chars}.",
-            code="body_too_long", field="body",
+            code="body_too_long",
+            field="body",
         )
     return text
 
@@ -175,7 +182,8 @@ def _clean_name(author_name: str | None, commenter: Commenter | None) -> str:
         return commenter.display_name if commenter else ANONYMOUS_NAME
     if len(name) > MAX_NAME_CHARS:
         raise BadRequest(
-            f"A name is at most {MAX_NAME_CHARS} characters.", code="name_too_long",
+            f"A name is at most {MAX_NAME_CHARS} characters.",
+            code="name_too_long",
             field="author_name",
         )
     return name
@@ -195,24 +203,27 @@ def _clean_email(author_email: str | None, commenter: Commenter | None) -> str:
     return email
 
 
-def _get_or_create_thread(site: Site, *, url: str, url_key: str, title: str) -> Thread:
+def _get_or_create_thread(site: Site, article: Article, *, title: str) -> Thread:
     title = " ".join(title.split())[:MAX_TITLE_CHARS]
-    thread = Thread.objects.filter(site=site, url_key=url_key).first()
+    thread = Thread.objects.filter(site=site, url_key=article.key).first()
     if thread is not None:
         return thread
     try:
         # A savepoint, so losing a race with another first comment leaves this transaction usable.
         with transaction.atomic():
-            return Thread.objects.create(site=site, url_key=url_key, url=url.strip(), title=title)
+            return Thread.objects.create(
+                site=site, url_key=article.key, url=article.canonical_url, title=title
+            )
     except IntegrityError:
-        return Thread.objects.get(site=site, url_key=url_key)
+        return Thread.objects.get(site=site, url_key=article.key)
 
 
 def _reply_target(thread: Thread, parent_id: int) -> Comment:
     parent = Comment.objects.filter(pk=parent_id, thread=thread).first()
     if parent is None:
         raise BadRequest(
-            "The comment replied to is not in this thread.", code="invalid_parent",
+            "The comment replied to is not in this thread.",
+            code="invalid_parent",
             field="parent_id",
         )
     if parent.status != CommentStatus.VISIBLE:

@@ -61,17 +61,27 @@ def post_comment(request: HttpRequest, data: CommentIn):
     site = access_site(data.site)
     check_write_origin(request, site)
     fingerprint = client_fingerprint(request)
-    enforce_rate(request, group=f"post:{site.pk}", value=fingerprint, rate=site.post_rate_per_client)
+    enforce_rate(
+        request, group=f"post:{site.pk}", value=fingerprint, rate=site.post_rate_per_client
+    )
     token = bearer_token(request.headers.get("Authorization"))
     commenter = access_commenter(token, site_id=site.pk) if token else None
     if commenter:
         enforce_rate(
-            request, group=f"post-id:{site.pk}", value=str(commenter.pk),
+            request,
+            group=f"post-id:{site.pk}",
+            value=str(commenter.pk),
             rate=site.post_rate_per_identity,
         )
     posted = actions.do_post_comment(
-        site, url=data.url, title=data.title, body=data.body, parent_id=data.parent_id,
-        author_name=data.author_name, author_email=data.author_email, commenter=commenter,
+        site,
+        url=data.url,
+        title=data.title,
+        body=data.body,
+        parent_id=data.parent_id,
+        author_name=data.author_name,
+        author_email=data.author_email,
+        commenter=commenter,
         client_fingerprint=fingerprint,
     )
     status = 201 if posted.comment.status == "visible" else 202
@@ -81,7 +91,9 @@ def post_comment(request: HttpRequest, data: CommentIn):
 @router.patch("/comments/{comment_id}", response={200: CommentOut, **ERRORS})
 def edit_comment(request: HttpRequest, comment_id: int, data: CommentEditIn):
     """Edits one's own comment within the site's edit window (`Authorization: Bearer`)."""
-    comment = queries.access_own_comment(comment_id, bearer_token(request.headers.get("Authorization")))
+    comment = queries.access_own_comment(
+        comment_id, bearer_token(request.headers.get("Authorization"))
+    )
     check_write_origin(request, comment.thread.site)
     return pages.present_comment(actions.do_edit_comment(comment, body=data.body))
 
@@ -90,7 +102,9 @@ def edit_comment(request: HttpRequest, comment_id: int, data: CommentEditIn):
 def delete_comment(request: HttpRequest, comment_id: int):
     """Deletes one's own comment within the edit window. Replies below it stay, under a
     "deleted" placeholder."""
-    comment = queries.access_own_comment(comment_id, bearer_token(request.headers.get("Authorization")))
+    comment = queries.access_own_comment(
+        comment_id, bearer_token(request.headers.get("Authorization"))
+    )
     check_write_origin(request, comment.thread.site)
     actions.do_delete_comment(comment)
     return Status(204, None)
@@ -103,13 +117,18 @@ def vote_comment(request: HttpRequest, comment_id: int, data: VoteIn):
     site = comment.thread.site
     check_write_origin(request, site)
     fingerprint = client_fingerprint(request)
-    enforce_rate(request, group=f"vote:{site.pk}", value=fingerprint, rate=site.vote_rate_per_client)
+    enforce_rate(
+        request, group=f"vote:{site.pk}", value=fingerprint, rate=site.vote_rate_per_client
+    )
     token = bearer_token(request.headers.get("Authorization"))
     voter_key = f"c:{access_commenter(token, site_id=site.pk).pk}" if token else f"a:{fingerprint}"
     voted = actions.do_vote_comment(comment, voter_key=voter_key, value=data.value)
     return {
-        "id": voted.pk, "upvotes": voted.upvotes, "downvotes": voted.downvotes,
-        "score": voted.score, "your_vote": data.value,
+        "id": voted.pk,
+        "upvotes": voted.upvotes,
+        "downvotes": voted.downvotes,
+        "score": voted.score,
+        "your_vote": data.value,
     }
 
 

@@ -92,7 +92,9 @@ class ThreadReadFastPath:
         if not query_string.isascii():
             return None
         try:
-            params = parse_qs(query_string.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+            params = parse_qs(
+                query_string.decode("ascii"), keep_blank_values=True, strict_parsing=True
+            )
             if not set(params) <= _PARAMS:
                 return None
             site, url = _one(params, "site"), _one(params, "url")
@@ -103,7 +105,11 @@ class ThreadReadFastPath:
             return None
         if not site or not url or not _SLUG.match(site) or sort not in pages.SORTS:
             return None
-        if not limit_text or not limit_text.isdigit() or not 1 <= int(limit_text) <= pages.MAX_LIMIT:
+        if (
+            not limit_text
+            or not limit_text.isdigit()
+            or not 1 <= int(limit_text) <= pages.MAX_LIMIT
+        ):
             return None
         try:
             _origin, canonical = split_article_url(url)

@@ -6,7 +6,9 @@ from django.db import models
 class Thread(models.Model):
     """The discussion of one article, found by its canonical URL key within a site."""
 
-    site = models.ForeignKey("townhall_sites.Site", on_delete=models.CASCADE, related_name="threads")
+    site = models.ForeignKey(
+        "townhall_sites.Site", on_delete=models.CASCADE, related_name="threads"
+    )
     url_key = models.CharField(max_length=255)  # see discussions.urls.canonical_url_key
     url = models.URLField(max_length=2048)
     title = models.CharField(max_length=300, blank=True, default="")
@@ -49,7 +51,9 @@ class Comment(models.Model):
     nest_parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     depth = models.PositiveSmallIntegerField(default=0)
     author = models.ForeignKey(
         "townhall_identity.Commenter", null=True, on_delete=models.SET_NULL, related_name="comments"
@@ -71,7 +75,9 @@ class Comment(models.Model):
         indexes = [
             # Root pages by each sort order.
             models.Index(fields=["thread", "depth", "created", "id"], name="comment_roots_by_time"),
-            models.Index(fields=["thread", "depth", "score", "created"], name="comment_roots_by_score"),
+            models.Index(
+                fields=["thread", "depth", "score", "created"], name="comment_roots_by_score"
+            ),
             # Replies of a page of roots.
             models.Index(fields=["root", "created", "id"], name="comment_subtree"),
         ]
@@ -95,3 +101,6 @@ class Vote(models.Model):
             models.UniqueConstraint(fields=["comment", "voter_key"], name="vote_one_per_voter"),
             models.CheckConstraint(condition=models.Q(value__in=[-1, 1]), name="vote_value_pm1"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.value:+d} on comment {self.comment_id}"

@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
 from django.core.cache import cache
@@ -41,8 +42,18 @@ _ORDERING = {
     "most_voted": ("-score", "-created", "-id"),
 }
 _PAGE_FIELDS = (
-    "id", "parent_id", "nest_parent_id", "depth", "author_name", "body_html", "status",
-    "upvotes", "downvotes", "score", "created", "edited",
+    "id",
+    "parent_id",
+    "nest_parent_id",
+    "depth",
+    "author_name",
+    "body_html",
+    "status",
+    "upvotes",
+    "downvotes",
+    "score",
+    "created",
+    "edited",
 )
 
 
@@ -52,13 +63,19 @@ class Page:
     body: bytes
 
 
-def resolve_article(url: str) -> tuple[str, str]:
-    """(origin, url_key) of an article URL, or BadRequest ``invalid_url``."""
+class Article(NamedTuple):
+    origin: str
+    canonical_url: str
+    key: str
+
+
+def resolve_article(url: str) -> Article:
+    """An article URL's origin, canonical form and thread key; BadRequest ``invalid_url``."""
     try:
         origin, canonical = split_article_url(url)
     except InvalidArticleUrl as error:
         raise BadRequest(str(error), code="invalid_url", field="url") from None
-    return origin, canonical_url_key(canonical)
+    return Article(origin, canonical, canonical_url_key(canonical))
 
 
 def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | None) -> Page:
@@ -68,7 +85,7 @@ def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | No
     checks both). An article with no thread yet gets an empty page. Publishes the version read,
     so that the fast path (``hotpath``) can serve the next requests for it.
     """
-    _origin, url_key = resolve_article(url)
+    url_key = resolve_article(url).key
     after = decode_cursor(cursor, sort) if cursor else None
     thread = (
         Thread.objects.filter(site=site, url_key=url_key)
@@ -139,10 +156,15 @@ local_pages = LocalPages(max_bytes=env.get_int("PAGE_MEMORY_MB", 64) * 1024 * 10
 def _build_page(
     site: Site, thread: Thread | None, url: str, *, sort: str, limit: int, after: list | None
 ) -> Page:
+    payload: dict[str, Any]
     if thread is None:
         payload = {
             "thread": {
-                "id": None, "url": url, "title": "", "comment_count": 0, "is_open": True,
+                "id": None,
+                "url": url,
+                "title": "",
+                "comment_count": 0,
+                "is_open": True,
             },
             "comments": [],
             "next_cursor": None,
@@ -220,8 +242,12 @@ def _present(row: dict) -> dict:
 
 
 def present_comment(comment: Comment) -> dict:
-    """A comment as the API shows it, without replies (for write responses)."""
-    return _present({field: getattr(comment, field) for field in _PAGE_FIELDS})
+    """A comment as its own author sees it in a write response: with its text and name even
+    while it waits for moderation."""
+    shown = _present({field: getattr(comment, field) for field in _PAGE_FIELDS})
+    if comment.status != CommentStatus.DELETED:
+        shown["html"], shown["author_name"] = comment.body_html, comment.author_name
+    return shown
 
 
 def encode_cursor(row: dict, sort: str) -> str:

@@ -65,7 +65,7 @@ def thread_counts(site: Site, urls: list[str]) -> dict[str, int]:
     keys: dict[str, str] = {}
     for url in urls:
         try:
-            keys[url] = resolve_article(url)[1]
+            keys[url] = resolve_article(url).key
         except BadRequest:
             continue
     found = dict(

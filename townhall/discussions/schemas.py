@@ -4,21 +4,24 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Field, Schema
+from pydantic import StrictInt
 
 from townhall.discussions.models import CommentStatus
 
-# Generous schema ceilings; each site's own limits are checked by the actions, with their own
-# error codes, so readers learn the site's actual limit.
-BODY_CEILING = 100_000
+# A ceiling just under the request size limit (64 KiB); each site's own, lower limit is checked
+# by the actions with its own error code, so readers learn the site's actual limit.
+BODY_CEILING = 60_000
 
 
 class CommentIn(Schema):
     site: str = Field(..., min_length=1, max_length=64, description="The site's slug.")
     url: str = Field(..., min_length=1, max_length=2048, description="The article's URL.")
-    title: str = Field("", max_length=1000, description="The article's title, kept on first use.")
+    title: str = Field(
+        "", max_length=2000, description="The article's title, kept on first use (300 characters)."
+    )
     parent_id: int | None = Field(None, description="The comment this one replies to.")
     body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
-    author_name: str | None = Field(None, max_length=200)
+    author_name: str | None = Field(None, description="Shown with the comment; 80 characters.")
     author_email: str | None = Field(None, max_length=254, description="Never shown to anyone.")
 
 
@@ -27,7 +30,7 @@ class CommentEditIn(Schema):
 
 
 class VoteIn(Schema):
-    value: Literal[1, -1, 0] = Field(..., description="1 up, -1 down, 0 withdraws the vote.")
+    value: StrictInt = Field(..., ge=-1, le=1, description="1 up, -1 down, 0 withdraws the vote.")
 
 
 class CommentOut(Schema):

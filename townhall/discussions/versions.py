@@ -118,7 +118,7 @@ def store() -> LocalVersions | RedisVersions:
         with _store_lock:
             if _store is None:
                 if settings.REDIS_URL:
-                    prefix = settings.CACHES["default"].get("KEY_PREFIX", "townhall")
+                    prefix = str(settings.CACHES["default"].get("KEY_PREFIX", "townhall"))
                     _store = RedisVersions(settings.REDIS_URL, prefix)
                 else:
                     _store = LocalVersions()

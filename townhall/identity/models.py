@@ -22,7 +22,9 @@ class Commenter(models.Model):
     """
 
     site = models.ForeignKey("townhall_sites.Site", on_delete=models.CASCADE)
-    kind = models.CharField(max_length=16, choices=CommenterKind.choices, default=CommenterKind.GUEST)
+    kind = models.CharField(
+        max_length=16, choices=CommenterKind.choices, default=CommenterKind.GUEST
+    )
     display_name = models.CharField(max_length=80)
     email = models.EmailField(blank=True, default="")
     token_nonce = models.CharField(max_length=32, default=_new_token_nonce)

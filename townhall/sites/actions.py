@@ -18,7 +18,10 @@ def do_create_site(
     edit_window_seconds: int = 15 * 60,
     max_depth: int = 10,
 ) -> Site:
-    """Creates a site. Origins are normalized; a bad one raises BadRequest, a taken slug Conflict."""
+    """Creates a site with normalized origins.
+
+    A bad slug, origin or setting raises BadRequest; a taken slug, Conflict.
+    """
     if slugify(slug) != slug or not slug:
         raise BadRequest(f"{slug!r} is not a valid slug (lowercase letters, digits, hyphens).")
     if moderation_mode not in ModerationMode.values:

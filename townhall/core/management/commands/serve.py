@@ -11,7 +11,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
-            "--workers", type=int, default=1,
+            "--workers",
+            type=int,
+            default=1,
             help="Processes. More than one needs TOWNHALL_REDIS_URL so they share one cache.",
         )
         parser.add_argument("--log-level", default="info")

@@ -12,7 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("--name", default="")
         parser.add_argument(
-            "--origin", action="append", default=[], dest="origins",
+            "--origin",
+            action="append",
+            default=[],
+            dest="origins",
             help="An allowed origin such as https://news.example (repeat for several).",
         )
         parser.add_argument(

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from townhall.demo.seed import ARTICLE_PATH, article_url, seed_article
+from townhall.discussions.models import Comment, Thread
+from townhall.sites.models import Site
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_loads_the_seed_article_once(capsys):
+    call_command("demo", "--port", "8123")
+    call_command("demo", "--port", "8123")
+    site = Site.objects.get(slug="demo")
+    assert site.allowed_origins == ["http://127.0.0.1:8123", "http://localhost:8123"]
+    thread = Thread.objects.get(site=site)
+    assert thread.url == article_url(8123)
+    assert thread.comment_count == 3
+    ted = Comment.objects.get(author_name="Ted Zah")
+    assert ted.parent is not None and "turkish bazaar" in ted.body
+    assert "already there" in capsys.readouterr().out
+
+
+def test_demo_page_shows_the_article_and_its_comments(client):
+    call_command("demo", "--port", "80")
+    response = client.get(ARTICLE_PATH)
+    html = response.content.decode()
+    assert response.status_code == 200
+    article = seed_article()
+    assert article["title"] in html
+    assert all(p in html for p in article["paragraphs"])
+    assert "Ted Zah" in html and "3 Comments" in html
+    for label in ("Newest", "Oldest", "Most Voted"):
+        assert label in html
+
+
+def test_demo_page_without_the_demo_site_says_how_to_load_it(client):
+    response = client.get(ARTICLE_PATH)
+    assert response.status_code == 503
+    assert b"townhall demo" in response.content
+
+
+def test_home_redirects_to_the_article(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == ARTICLE_PATH
