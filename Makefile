@@ -30,8 +30,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy townhall
 
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

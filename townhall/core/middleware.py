@@ -49,10 +49,11 @@ class JsonApiErrorsMiddleware:
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             allowed = response.get("Allow", "")
+            hint = f"use {allowed}" if allowed else "see the API document"
             body = {
                 "error": {
                     "code": "method_not_allowed",
-                    "message": f"{request.method} is not allowed here; use {allowed or 'another method'}.",
+                    "message": f"{request.method} is not allowed here; {hint}.",
                 }
             }
             replacement = JsonResponse(body, status=405)
