@@ -6,6 +6,7 @@ from django.core.management import call_command
 from townhall.demo.seed import ARTICLE_PATH, article_url, seed_article
 from townhall.discussions.models import Comment, Thread
 from townhall.sites.models import Site
+from townhall.widget.assets import embed_script_url
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +32,14 @@ def test_demo_page_shows_the_article_and_its_comments(client):
     article = seed_article()
     assert article["title"] in html
     assert all(p in html for p in article["paragraphs"])
+    assert article["related"] in html
+    for figure in ("0 $", "2,500 $", "5,000 $", "3,048 $", "Support SouthFront"):
+        assert figure in html
+    # The thread, rendered on the server inside the element the widget takes over...
     assert "Ted Zah" in html and "3 Comments" in html
-    for label in ("Newest", "Oldest", "Most Voted"):
-        assert label in html
+    assert 'itemtype="https://schema.org/Comment"' in html
+    # ...and the one tag a publisher adds.
+    assert f'<script src="{embed_script_url()}" data-site="demo"' in html
 
 
 def test_demo_page_without_the_demo_site_says_how_to_load_it(client):

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "townhall.sites",
     "townhall.identity",
     "townhall.discussions",
+    "townhall.widget",
     "townhall.demo",
 ]
 

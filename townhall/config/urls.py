@@ -3,11 +3,14 @@ from django.urls import include, path, re_path
 
 from townhall.api import api
 from townhall.core.views import api_not_found, healthz
+from townhall.discussions import views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
+    path("", include("townhall.widget.urls")),
+    path("t/<slug:slug>/", views.thread_page, name="thread-page"),
     path("", include("townhall.demo.urls")),
 ]

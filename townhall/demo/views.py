@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from townhall.core.errors import NotFound
 from townhall.demo.seed import DEMO_SLUG, seed_article
-from townhall.discussions.pages import thread_page
+from townhall.discussions.html import thread_html
 from townhall.sites.queries import access_site
+from townhall.widget.assets import embed_script_url
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -16,9 +16,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def article(request: HttpRequest) -> HttpResponse:
-    """The seed article, with its discussion rendered on the server from the thread API's page."""
-    port = request.get_port()
-    canonical = f"http://127.0.0.1:{port}{request.path}"
+    """The seed article as an ordinary publisher page that embeds Townhall by one script tag."""
+    canonical = f"http://127.0.0.1:{request.get_port()}{request.path}"
     try:
         site = access_site(DEMO_SLUG)
     except NotFound:
@@ -27,16 +26,11 @@ def article(request: HttpRequest) -> HttpResponse:
             status=503,
             content_type="text/plain",
         )
-    sort = request.GET.get("sort", "newest")
-    if sort not in ("newest", "oldest", "most_voted"):
-        sort = "newest"
-    page = orjson.loads(thread_page(site, canonical, sort=sort, limit=50, cursor=None).body)
     context = {
         "article": seed_article(),
         "site": site,
         "canonical": canonical,
-        "thread": page["thread"],
-        "comments": page["comments"],
-        "sort": sort,
+        "thread_html": thread_html(site, canonical).body.decode(),
+        "embed_src": embed_script_url(),
     }
     return render(request, "demo/article.html", context)

@@ -96,6 +96,13 @@ def do_post_comment(
     )
 
 
+def preview_comment_html(site: Site, body: str) -> str:
+    """The HTML a comment with this body would show ("" for an empty body); stores nothing."""
+    if not body.strip():
+        return ""
+    return render_markdown(_clean_body(site, body))
+
+
 def do_edit_comment(comment: Comment, *, body: str) -> Comment:
     """Replaces a comment's body. Precondition: the caller may edit it (``access_own_comment``)."""
     text = _clean_body(comment.thread.site, body)

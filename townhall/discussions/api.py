@@ -13,6 +13,7 @@ from townhall.core.clients import client_fingerprint
 from townhall.core.ratelimit import enforce_rate
 from townhall.discussions import actions, pages, queries
 from townhall.discussions.hotpath import THREAD_CACHE_CONTROL
+from townhall.discussions.html import thread_html
 from townhall.discussions.schemas import (
     CommentEditIn,
     CommentIn,
@@ -20,6 +21,8 @@ from townhall.discussions.schemas import (
     CountsOut,
     ErrorOut,
     PostedCommentOut,
+    PreviewIn,
+    PreviewOut,
     ThreadPageOut,
     VoteIn,
     VoteOut,
@@ -30,6 +33,7 @@ from townhall.sites.queries import access_site
 
 router = Router(tags=["discussions"])
 
+PREVIEW_RATE = "30/m"
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
@@ -52,6 +56,52 @@ def get_thread(
     )
     response.headers["ETag"] = page.etag
     response.headers["Cache-Control"] = THREAD_CACHE_CONTROL
+    return response
+
+
+THREAD_HTML_OPENAPI = {
+    "responses": {
+        200: {
+            "description": "The thread as an HTML fragment (`text/html; charset=utf-8`).",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/threads/html",
+    response={200: None, 304: None, **ERRORS},
+    openapi_extra=THREAD_HTML_OPENAPI,
+)
+def get_thread_html(
+    request: HttpRequest,
+    site: str,
+    url: str,
+    sort: Literal["newest", "oldest", "most_voted"] = "newest",
+    limit: int = Query(pages.DEFAULT_LIMIT, ge=1, le=pages.MAX_LIMIT),
+    cursor: str | None = None,
+) -> HttpResponse:
+    """The same page of a thread as `GET /threads`, as server-rendered HTML.
+
+    A `<section class="townhall-thread">` fragment with schema.org microdata
+    (`DiscussionForumPosting` with nested `Comment`s: author, dateCreated, text, upvoteCount,
+    downvoteCount), for search engines and readers without JavaScript; the widget takes the
+    markup over when it loads. Comment bodies are the sanitized HTML of the JSON API; all else
+    is escaped. When there are more top-level comments, a `<a rel="next" href="?…">` link
+    repeats these parameters with the next `cursor`.
+
+    Parameters, validation and errors are those of `GET /threads` (errors are JSON). The
+    `ETag` is the HTML's own; send it as `If-None-Match` to get `304 Not Modified`.
+    """
+    page = thread_html(access_site(site), url, sort=sort, limit=limit, cursor=cursor)
+    response = get_conditional_response(request, etag=page.etag) or HttpResponse(
+        page.body, content_type="text/html; charset=utf-8"
+    )
+    response.headers["ETag"] = page.etag
+    response.headers["Cache-Control"] = THREAD_CACHE_CONTROL
+    # A fragment to embed: opened directly, it may load and run nothing.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
     return response
 
 
@@ -86,6 +136,17 @@ def post_comment(request: HttpRequest, data: CommentIn):
     )
     status = 201 if posted.comment.status == "visible" else 202
     return Status(status, _posted(posted.comment, posted.token, site.edit_window_seconds))
+
+
+@router.post("/preview", response={200: PreviewOut, **ERRORS})
+def preview_comment(request: HttpRequest, data: PreviewIn):
+    """Renders Markdown exactly as a posted comment would be, without storing anything."""
+    site = access_site(data.site)
+    check_write_origin(request, site)
+    enforce_rate(
+        request, group=f"preview:{site.pk}", value=client_fingerprint(request), rate=PREVIEW_RATE
+    )
+    return {"html": actions.preview_comment_html(site, data.body)}
 
 
 @router.patch("/comments/{comment_id}", response={200: CommentOut, **ERRORS})

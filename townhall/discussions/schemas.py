@@ -25,6 +25,15 @@ class CommentIn(Schema):
     author_email: str | None = Field(None, max_length=254, description="Never shown to anyone.")
 
 
+class PreviewIn(Schema):
+    site: str = Field(..., min_length=1, max_length=64)
+    body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
+
+
+class PreviewOut(Schema):
+    html: str = Field(..., description="What the comment would show: sanitized HTML.")
+
+
 class CommentEditIn(Schema):
     body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
 

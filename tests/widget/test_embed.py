@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from townhall.widget.assets import LOCALES, embed_script, embed_script_url
+
+
+def test_embed_js_is_javascript_with_locales_and_styles_inlined(client):
+    response = client.get("/embed.js")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    body = response.content.decode()
+    assert "/*@LOCALES@*/" not in body and "/*@CSS@*/" not in body
+    assert "Would love your thoughts, please comment." in body
+    assert "Kommentare sortieren" in body  # the German locale
+    assert "--townhall-accent" in body
+    assert "max-age=300" in response["Cache-Control"]
+    assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
+
+
+def test_every_locale_has_every_english_key():
+    english = json.loads((LOCALES / "en.json").read_text())
+    for path in LOCALES.glob("*.json"):
+        assert set(json.loads(path.read_text())) == set(english), path.name
+
+
+def test_hashed_url_is_cached_for_a_year(client):
+    url = embed_script_url()
+    assert url == f"/embed.{embed_script().digest}.js"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_an_old_hash_still_gets_a_working_script_briefly_cached(client):
+    response = client.get("/embed.0123456789abcdef.js")
+    assert response.status_code == 200
+    assert "max-age=300" in response["Cache-Control"]
+
+
+def test_gzip_when_accepted_and_etag_revalidation(client):
+    response = client.get("/embed.js", headers={"Accept-Encoding": "gzip, br"})
+    assert response["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.content) == embed_script().body
+    assert "Accept-Encoding" in response["Vary"]
+    again = client.get("/embed.js", headers={"If-None-Match": response["ETag"]})
+    assert again.status_code == 304
+
+
+def test_only_safe_methods(client):
+    assert client.post("/embed.js").status_code == 405
+
+
+def test_widget_stays_within_its_size_budget():
+    # The budget for everything the widget needs: 15 KB gzipped (make bench reports it).
+    assert len(embed_script().gzipped) <= 15 * 1024
+
+
+@pytest.mark.django_db
+class TestPreview:
+    def test_renders_like_a_posted_comment(self, api, site):
+        response = api.post(
+            "/api/v1/preview", {"site": "news", "body": "**bold** <script>x</script>"}
+        )
+        assert response.status_code == 200
+        html = response.json()["html"]
+        assert "<strong>bold</strong>" in html and "<script" not in html
+
+    def test_empty_body_previews_as_nothing(self, api, site):
+        assert api.post("/api/v1/preview", {"site": "news", "body": "  "}).json() == {"html": ""}
+
+    @pytest.mark.parametrize(
+        ("payload", "status", "code"),
+        [
+            ({"site": "nope", "body": "x"}, 404, "unknown_site"),
+            ({"site": "news"}, 422, "invalid_request"),
+            ({"site": "news", "body": "x" * 10_001}, 400, "body_too_long"),
+        ],
+    )
+    def test_errors(self, api, site, payload, status, code):
+        response = api.post("/api/v1/preview", payload)
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code
+
+    def test_foreign_origin_is_refused(self, api, site):
+        response = api.post(
+            "/api/v1/preview", {"site": "news", "body": "x"}, origin="https://evil.example"
+        )
+        assert response.status_code == 403
+
+    def test_is_rate_limited(self, api, site):
+        statuses = [
+            api.post("/api/v1/preview", {"site": "news", "body": "x"}).status_code
+            for _ in range(31)
+        ]
+        assert statuses[:30] == [200] * 30 and statuses[30] == 429

@@ -1,0 +1,590 @@
+/* Townhall embed widget: comments for a publisher's article page.
+ *
+ * Plain modern JavaScript, no framework, no build step. The server inlines the locale files and
+ * the stylesheet where the markers below stand, and serves the result under a content hash.
+ *
+ *   <script src="https://comments.example/embed.js" data-site="SLUG" async></script>
+ *   <div id="townhall"></div>
+ *
+ * Optional on the script or the host element: data-url (the article's canonical URL; default:
+ * <link rel="canonical">, else the page URL), data-title, data-lang (default: <html lang>).
+ *
+ * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
+ * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
+ * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted").
+ */
+(() => {
+  "use strict";
+
+  const LOCALES = /*@LOCALES@*/{};
+  const CSS = "/*@CSS@*/";
+  const STARTED = performance.now();
+  const script = document.currentScript;
+  const SERVER = new URL(script ? script.src : location.href).origin;
+  const PAGE_SIZE = 20;
+  const BUBBLE_DAYS = 7;
+  const SORTS = [["newest", "newest"], ["oldest", "oldest"], ["most_voted", "mostVoted"]];
+  const ALLOWED_TAGS = new Set(["P", "BR", "STRONG", "EM", "S", "DEL", "CODE", "PRE", "BLOCKQUOTE",
+    "UL", "OL", "LI", "A"]);
+
+  // ---- small helpers -------------------------------------------------------------------------
+
+  const store = {
+    get(key, fallback) {
+      try {
+        const raw = localStorage.getItem("townhall:" + key);
+        return raw === null ? fallback : JSON.parse(raw);
+      } catch { return fallback; }
+    },
+    set(key, value) {
+      try { localStorage.setItem("townhall:" + key, JSON.stringify(value)); } catch { /* full or blocked */ }
+    },
+  };
+
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else if (key === "text") el.textContent = value;
+      else el.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) el.append(child);
+    }
+    return el;
+  }
+
+  /* The server sanitizes every comment with nh3 when it is written. This second, client-side
+   * pass keeps the page safe even from a compromised or misconfigured server. */
+  function safeFragment(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const walk = (node) => {
+      for (const child of [...node.children]) {
+        if (!ALLOWED_TAGS.has(child.tagName)) { child.replaceWith(child.textContent); continue; }
+        for (const attr of [...child.attributes]) {
+          const keep = child.tagName === "A" && (attr.name === "href" || attr.name === "title" || attr.name === "rel")
+            || (child.tagName === "OL" && attr.name === "start");
+          if (!keep) child.removeAttribute(attr.name);
+        }
+        if (child.tagName === "A") {
+          let ok = false;
+          try { ok = ["http:", "https:", "mailto:"].includes(new URL(child.getAttribute("href")).protocol); } catch { /* relative */ }
+          if (!ok) child.removeAttribute("href");
+          child.setAttribute("rel", "nofollow ugc noopener");
+          child.setAttribute("target", "_blank");
+        }
+        walk(child);
+      }
+    };
+    walk(template.content);
+    return template.content;
+  }
+
+  function pickLocale(requested) {
+    const tags = [requested, document.documentElement.lang, navigator.language, "en"];
+    for (const tag of tags) {
+      if (!tag) continue;
+      const lower = tag.toLowerCase();
+      if (LOCALES[lower]) return lower;
+      const base = lower.split("-")[0];
+      if (LOCALES[base]) return base;
+    }
+    return "en";
+  }
+
+  function canonicalUrl(explicit) {
+    if (explicit) return explicit;
+    const link = document.querySelector('link[rel="canonical"]');
+    const url = new URL(link ? link.href : location.href);
+    url.hash = "";
+    return url.href;
+  }
+
+  function isDark(el) {
+    for (let node = el; node; node = node.parentElement) {
+      const match = getComputedStyle(node).backgroundColor.match(/[\d.]+/g);
+      if (match && (match.length < 4 || Number(match[3]) > 0)) {
+        const [r, g, b] = match.map(Number);
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255 < 0.5;
+      }
+    }
+    return matchMedia("(prefers-color-scheme: dark)").matches
+      && getComputedStyle(document.body).backgroundColor === "rgba(0, 0, 0, 0)";
+  }
+
+  class ApiError extends Error {
+    constructor(message, code, status, retryAfter) {
+      super(message);
+      this.code = code;
+      this.status = status;
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  async function api(path, { method = "GET", body, token } = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers.Authorization = "Bearer " + token;
+    let response;
+    try {
+      response = await fetch(SERVER + path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit", mode: "cors",
+      });
+    } catch {
+      throw new ApiError("", "network", 0);
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    try { data = await response.json(); } catch { /* not JSON */ }
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      throw new ApiError(error.message || "", error.code || "server_error", response.status,
+        response.headers.get("Retry-After"));
+    }
+    return data;
+  }
+
+  // ---- the widget ----------------------------------------------------------------------------
+
+  class Widget {
+    constructor(host, options) {
+      this.host = host;
+      this.site = options.site;
+      this.url = canonicalUrl(options.url);
+      this.title = options.title || document.title;
+      this.locale = pickLocale(options.lang);
+      this.strings = { ...LOCALES.en, ...LOCALES[this.locale] };
+      this.plural = new Intl.PluralRules(this.locale);
+      this.relative = new Intl.RelativeTimeFormat(this.locale, { numeric: "auto" });
+      this.sort = store.get("sort", "newest");
+      if (!SORTS.some(([key]) => key === this.sort)) this.sort = "newest";
+      this.handlers = {};
+      this.slots = {};
+      this.roots = [];
+      this.byId = new Map();
+      this.cursor = null;
+      this.thread = null;
+      this.root = host.shadowRoot || host.attachShadow({ mode: "open" });
+      host.dataset.theme = isDark(host) ? "dark" : "light";
+      host.setAttribute("lang", this.locale);
+      this.build();
+    }
+
+    // Public surface for extensions.
+    slot(name) { return this.slots[name]; }
+    on(event, handler) { (this.handlers[event] ||= []).push(handler); }
+    emit(event, detail) {
+      for (const handler of this.handlers[event] || []) {
+        try { handler(detail); } catch (error) { console.error(error); }
+      }
+      this.host.dispatchEvent(new CustomEvent("townhall:" + event, { detail }));
+    }
+
+    t(key, vars = {}) {
+      let text = this.strings[key];
+      if (text && typeof text === "object") text = text[this.plural.select(vars.n ?? 0)] || text.other;
+      return String(text ?? key).replace(/\{(\w+)\}/g, (_, name) => vars[name] ?? "");
+    }
+
+    get token() { return store.get("token:" + this.site, null); }
+    get own() { return store.get("own:" + this.site, {}); }
+    get votes() { return store.get("votes:" + this.site, {}); }
+
+    build() {
+      const style = h("style", { text: CSS });
+      this.countHeading = h("h2", { class: "count", id: "th-count" });
+      this.sortGroup = h("div", { class: "sort", role: "group", "aria-label": this.t("sortLabel") },
+        SORTS.map(([key, label]) => h("button", {
+          type: "button", "data-sort": key, "aria-pressed": String(key === this.sort),
+          onclick: () => this.changeSort(key), text: this.t(label),
+        })));
+      for (const name of ["goal", "notify", "live", "inline-feedback"]) {
+        this.slots[name] = h("div", { class: "slot", "data-slot": name });
+      }
+      this.form = this.composer({
+        label: this.t("formLabel"), field: this.t("comment"), submit: this.t("post"), withIdentity: true,
+        onSubmit: (body, fields) => this.post(body, null, fields),
+      });
+      this.alert = h("div", { class: "alert", role: "alert", hidden: true });
+      this.list = h("ol", { class: "comments", "aria-labelledby": "th-count" });
+      this.more = h("button", { type: "button", class: "more", hidden: true, text: this.t("loadMore"),
+        onclick: () => this.load(false) });
+      this.status = h("div", { class: "visually-hidden", role: "status", "aria-live": "polite" });
+      this.loading = h("p", { class: "muted", text: this.t("loading") });
+      this.root.replaceChildren(style, this.slots.goal,
+        h("header", { class: "bar" }, this.countHeading, this.slots.notify, this.sortGroup),
+        this.slots.live, this.form.element, this.slots["inline-feedback"], this.alert, this.loading,
+        this.list, this.more, this.status);
+    }
+
+    announce(text) {
+      this.status.textContent = "";
+      setTimeout(() => { this.status.textContent = text; }, 30);
+    }
+
+    errorText(error) {
+      if (error.code === "network") return this.t("networkError");
+      const known = this.strings["error_" + error.code];
+      if (known) return this.t("error_" + error.code, { seconds: error.retryAfter || "60" });
+      return error.message || this.t("loadError");
+    }
+
+    showAlert(text, retry) {
+      this.alert.replaceChildren(h("span", { text }),
+        retry ? h("button", { type: "button", text: this.t("retry"), onclick: retry }) : null);
+      this.alert.hidden = false;
+    }
+
+    // ---- reading -------------------------------------------------------------------------------
+
+    async load(reset = true) {
+      const params = new URLSearchParams({ site: this.site, url: this.url, sort: this.sort, limit: PAGE_SIZE });
+      if (!reset && this.cursor) params.set("cursor", this.cursor);
+      this.more.disabled = true;
+      try {
+        const page = await api("/api/v1/threads?" + params);
+        this.alert.hidden = true;
+        this.thread = page.thread;
+        if (reset) { this.roots = []; this.byId.clear(); this.list.replaceChildren(); }
+        this.roots.push(...page.comments);
+        this.cursor = page.next_cursor;
+        const fragment = document.createDocumentFragment();
+        for (const comment of page.comments) fragment.append(this.renderComment(comment));
+        this.list.append(fragment);
+        this.updateCount();
+        this.more.hidden = !this.cursor;
+        this.form.element.hidden = this.thread.is_open === false;
+        this.emit("loaded", { thread: this.thread, comments: page.comments, ms: performance.now() - STARTED });
+      } catch (error) {
+        this.showAlert(reset ? this.t("loadError") + " " + this.errorText(error) : this.errorText(error),
+          () => this.load(reset));
+      } finally {
+        this.loading.hidden = true;
+        this.more.disabled = false;
+      }
+    }
+
+    updateCount() {
+      const n = this.thread ? this.thread.comment_count : 0;
+      this.countHeading.textContent = this.t("comments", { n });
+      if (!this.roots.length) this.list.replaceChildren(h("li", { class: "muted empty", text: this.t("empty") }));
+      else this.list.querySelector(":scope > .empty")?.remove();
+    }
+
+    changeSort(key) {
+      if (key === this.sort) return;
+      this.sort = key;
+      store.set("sort", key);
+      for (const button of this.sortGroup.children) button.setAttribute("aria-pressed", String(button.dataset.sort === key));
+      this.load(true);
+    }
+
+    // ---- rendering -----------------------------------------------------------------------------
+
+    when(iso) {
+      const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+      const steps = [[60, "second"], [60, "minute"], [24, "hour"], [30, "day"], [12, "month"], [Infinity, "year"]];
+      let value = seconds;
+      for (const [size, unit] of steps) {
+        if (Math.abs(value) < size) return this.relative.format(Math.round(value), unit);
+        value /= size;
+      }
+      return "";
+    }
+
+    renderComment(comment) {
+      this.byId.set(comment.id, comment);
+      const visible = comment.status === "visible" || comment.status === "pending";
+      const mine = this.isEditable(comment);
+      const article = h("article", {
+        class: "comment", id: "comment-" + comment.id, "data-id": comment.id,
+        "aria-label": visible ? this.t("commentBy", { name: comment.author_name }) : this.t("deleted"),
+      });
+      const item = h("li", { class: "item" }, article);
+      if (!visible) {
+        article.append(h("p", { class: "muted deleted", text: this.t("deleted") }));
+      } else {
+        const body = h("div", { class: "body" });
+        body.append(safeFragment(comment.html));
+        article.append(
+          h("header", { class: "meta" },
+            h("span", { class: "author", text: comment.author_name }),
+            h("time", { datetime: comment.created, title: new Date(comment.created).toLocaleString(this.locale),
+              text: this.when(comment.created) }),
+            comment.edited ? h("span", { class: "muted", text: this.t("edited") }) : null,
+            comment.status === "pending" ? h("span", { class: "badge", text: this.t("pending") }) : null),
+          body,
+          h("footer", { class: "actions" },
+            comment.status === "visible" ? this.voteBar(comment) : null,
+            comment.status === "visible" && this.thread?.is_open !== false
+              ? h("button", { type: "button", class: "link", text: this.t("reply"), onclick: () => this.openReply(comment, article) })
+              : null,
+            mine ? h("button", { type: "button", class: "link", text: this.t("edit"), onclick: () => this.openEdit(comment, article) }) : null,
+            mine ? h("button", { type: "button", class: "link", text: this.t("delete"), onclick: (event) => this.confirmDelete(comment, event.target) }) : null),
+          h("div", { class: "reply-slot" }));
+      }
+      const replies = h("ol", { class: "replies" });
+      for (const reply of comment.replies || []) replies.append(this.renderComment(reply));
+      article.append(replies);
+      return item;
+    }
+
+    voteBar(comment) {
+      const mine = this.votes[comment.id] || 0;
+      const button = (value, label, glyph) => h("button", {
+        type: "button", class: "vote", "aria-label": this.t(label), "aria-pressed": String(mine === value),
+        onclick: () => this.vote(comment, mine === value ? 0 : value), text: glyph,
+      });
+      return h("span", { class: "votes", role: "group", "aria-label": this.t("votes") },
+        button(1, "upvote", "▲"),
+        h("span", { class: "score", "aria-label": this.t("scoreLabel", { up: comment.upvotes, down: comment.downvotes }),
+          text: (comment.score > 0 ? "+" : "") + comment.score }),
+        button(-1, "downvote", "▼"));
+    }
+
+    rerender(comment) {
+      const old = this.root.getElementById("comment-" + comment.id)?.parentElement;
+      if (old) old.replaceWith(this.renderComment(comment));
+    }
+
+    isEditable(comment) {
+      const entry = this.own[comment.id];
+      return Boolean(entry && Date.parse(entry.until) > Date.now() && comment.status !== "deleted");
+    }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    composer({ label, field, submit, withIdentity, initial = "", onSubmit, onCancel }) {
+      const me = store.get("me:" + this.site, {});
+      const id = "th-" + Math.random().toString(36).slice(2, 8);
+      const textarea = h("textarea", { id: id + "-body", rows: withIdentity ? 4 : 3, required: true,
+        placeholder: withIdentity ? this.t("placeholder") : null });
+      textarea.value = initial;
+      const preview = h("div", { class: "preview body", hidden: true, "aria-live": "polite" });
+      const error = h("p", { class: "error", role: "alert", hidden: true });
+      const name = withIdentity ? h("input", { id: id + "-name", name: "name", autocomplete: "name", maxlength: 80, value: me.name || "" }) : null;
+      const email = withIdentity ? h("input", { id: id + "-email", name: "email", type: "email", autocomplete: "email", value: me.email || "" }) : null;
+      const previewButton = h("button", { type: "button", class: "link", text: this.t("preview") });
+      const send = h("button", { type: "submit", class: "primary", text: submit });
+      const form = h("form", { class: "composer", "aria-label": label, novalidate: true },
+        h("label", { for: id + "-body", class: withIdentity ? "visually-hidden" : "visually-hidden", text: field }),
+        textarea, preview,
+        withIdentity ? h("div", { class: "identity" },
+          h("label", {}, h("span", { text: this.t("name") }), name),
+          h("label", {}, h("span", { text: this.t("email") }), email)) : null,
+        error,
+        h("div", { class: "buttons" }, previewButton,
+          onCancel ? h("button", { type: "button", class: "link", text: this.t("cancel"), onclick: onCancel }) : null,
+          send));
+      previewButton.addEventListener("click", async () => {
+        if (preview.hidden) {
+          preview.replaceChildren(h("span", { class: "muted", text: "…" }));
+          preview.hidden = false;
+          textarea.hidden = true;
+          previewButton.textContent = this.t("write");
+          try {
+            const result = await api("/api/v1/preview", { method: "POST", body: { site: this.site, body: textarea.value } });
+            preview.replaceChildren(result.html ? safeFragment(result.html) : h("span", { class: "muted", text: this.t("previewEmpty") }));
+          } catch (failure) {
+            preview.replaceChildren(h("span", { class: "error", text: this.errorText(failure) }));
+          }
+        } else {
+          preview.hidden = true;
+          textarea.hidden = false;
+          previewButton.textContent = this.t("preview");
+          textarea.focus();
+        }
+      });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        error.hidden = true;
+        textarea.removeAttribute("aria-invalid");
+        if (!textarea.value.trim()) {
+          this.fail(error, textarea, this.t("error_empty_body"));
+          return;
+        }
+        send.disabled = true;
+        try {
+          const fields = withIdentity ? { author_name: name.value.trim() || null, author_email: email.value.trim() || null } : {};
+          if (withIdentity) store.set("me:" + this.site, { name: name.value.trim(), email: email.value.trim() });
+          await onSubmit(textarea.value, fields);
+          textarea.value = "";
+          if (!preview.hidden) previewButton.click();
+        } catch (failure) {
+          this.fail(error, failure.code === "invalid_email" ? email : textarea, this.errorText(failure));
+        } finally {
+          send.disabled = false;
+        }
+      });
+      return { element: form, textarea };
+    }
+
+    fail(errorElement, field, text) {
+      errorElement.textContent = text;
+      errorElement.hidden = false;
+      if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+    }
+
+    /* Own comments are kept with their Markdown source for the edit window only. */
+    remember(posted, body) {
+      store.set("token:" + this.site, posted.edit_token);
+      const own = this.own;
+      own[posted.comment.id] = { until: posted.editable_until, body };
+      for (const [id, entry] of Object.entries(own)) if (Date.parse(entry.until) < Date.now()) delete own[id];
+      store.set("own:" + this.site, own);
+    }
+
+    async post(body, parent, fields = {}) {
+      const me = store.get("me:" + this.site, {});
+      const posted = await api("/api/v1/comments", {
+        method: "POST", token: this.token,
+        body: { site: this.site, url: this.url, title: this.title, body, parent_id: parent ? parent.id : null,
+          author_name: fields.author_name ?? (me.name || null), author_email: fields.author_email ?? (me.email || null) },
+      });
+      this.remember(posted, body);
+      const comment = { ...posted.comment, replies: [] };
+      if (parent) {
+        parent.replies = [...(parent.replies || []), comment];
+        const list = this.root.getElementById("comment-" + parent.id).querySelector(":scope > .replies");
+        list.append(this.renderComment(comment));
+      } else {
+        this.roots.unshift(comment);
+        this.list.querySelector(":scope > .empty")?.remove();
+        this.list.prepend(this.renderComment(comment));
+      }
+      if (comment.status === "visible") this.thread.comment_count += 1;
+      this.updateCount();
+      this.announce(comment.status === "visible" ? this.t("posted") : this.t("held"));
+      this.emit("posted", { comment });
+      this.root.getElementById("comment-" + comment.id)?.scrollIntoView({ block: "nearest" });
+      return comment;
+    }
+
+    openReply(comment, article) {
+      const slot = article.querySelector(":scope > .reply-slot");
+      if (slot.firstChild) { slot.querySelector("textarea").focus(); return; }
+      const close = () => { slot.replaceChildren(); article.querySelector(".actions button.link")?.focus(); };
+      const reply = this.composer({
+        label: this.t("replyTo", { name: comment.author_name }), field: this.t("replyField"), submit: this.t("postReply"),
+        onSubmit: async (body) => { await this.post(body, comment); slot.replaceChildren(); },
+        onCancel: close,
+      });
+      reply.element.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+      slot.replaceChildren(reply.element);
+      reply.textarea.focus();
+    }
+
+    openEdit(comment, article) {
+      const body = article.querySelector(":scope > .body");
+      const slot = article.querySelector(":scope > .reply-slot");
+      const close = () => { slot.replaceChildren(); body.hidden = false; };
+      const editor = this.composer({
+        label: this.t("editField"), field: this.t("editField"), submit: this.t("save"), initial: this.own[comment.id]?.body ?? body.textContent,
+        onSubmit: async (text) => {
+          const updated = await api("/api/v1/comments/" + comment.id, { method: "PATCH", token: this.token, body: { body: text } });
+          Object.assign(comment, updated, { replies: comment.replies });
+          const own = this.own;
+          if (own[comment.id]) { own[comment.id].body = text; store.set("own:" + this.site, own); }
+          this.rerender(comment);
+          this.announce(this.t("saved"));
+          this.root.getElementById("comment-" + comment.id)?.querySelector("button.link")?.focus();
+        },
+        onCancel: close,
+      });
+      body.hidden = true;
+      slot.replaceChildren(editor.element);
+      editor.textarea.focus();
+    }
+
+    confirmDelete(comment, trigger) {
+      const actions = trigger.parentElement;
+      const question = h("span", { class: "confirm", role: "group", "aria-label": this.t("deleteQuestion") },
+        h("span", { text: this.t("deleteQuestion") }),
+        h("button", { type: "button", class: "danger", text: this.t("confirmDelete"), onclick: async () => {
+          try {
+            await api("/api/v1/comments/" + comment.id, { method: "DELETE", token: this.token });
+          } catch (failure) {
+            question.replaceWith(h("span", { class: "error", role: "alert", text: this.errorText(failure) }));
+            return;
+          }
+          if (comment.status === "visible") this.thread.comment_count -= 1;
+          comment.status = "deleted";
+          const item = this.root.getElementById("comment-" + comment.id)?.parentElement;
+          if ((comment.replies || []).length) this.rerender(comment);
+          else item?.remove();
+          this.roots = this.roots.filter((root) => root !== comment || comment.replies?.length);
+          this.updateCount();
+          this.announce(this.t("deletedNotice"));
+          this.emit("deleted", { comment });
+        } }),
+        h("button", { type: "button", class: "link", text: this.t("cancel"), onclick: () => { question.remove(); trigger.hidden = false; trigger.focus(); } }));
+      trigger.hidden = true;
+      actions.append(question);
+      question.querySelector("button").focus();
+    }
+
+    async vote(comment, value) {
+      try {
+        const result = await api(`/api/v1/comments/${comment.id}/vote`, { method: "POST", token: this.token, body: { value } });
+        Object.assign(comment, { upvotes: result.upvotes, downvotes: result.downvotes, score: result.score });
+        const votes = this.votes;
+        if (value) votes[comment.id] = value; else delete votes[comment.id];
+        store.set("votes:" + this.site, votes);
+        const bar = this.root.getElementById("comment-" + comment.id)?.querySelector(":scope > .actions > .votes");
+        const fresh = this.voteBar(comment);
+        bar?.replaceWith(fresh);
+        fresh.querySelector(value === -1 ? "button:last-child" : "button")?.focus();
+        this.emit("voted", { comment, value });
+      } catch (failure) {
+        this.announce(this.errorText(failure));
+      }
+    }
+
+    // ---- the invitation bubble -----------------------------------------------------------------
+
+    bubble() {
+      const shown = store.get("bubble", 0);
+      if (Date.now() - shown < BUBBLE_DAYS * 864e5) return;
+      store.set("bubble", Date.now());
+      const box = h("div", { class: "bubble", role: "complementary", "aria-label": this.t("bubble") });
+      const hide = () => box.remove();
+      box.append(
+        h("button", { type: "button", class: "bubble-text", text: this.t("bubble"), onclick: () => {
+          hide();
+          this.form.element.scrollIntoView({ behavior: "smooth", block: "center" });
+          this.form.textarea.focus({ preventScroll: true });
+        } }),
+        h("button", { type: "button", class: "bubble-close", "aria-label": this.t("close"), text: "×", onclick: hide }));
+      this.root.append(box);
+    }
+  }
+
+  // ---- start ---------------------------------------------------------------------------------
+
+  const extensions = [];
+  const widgets = [];
+  const Townhall = window.Townhall || {};
+  Townhall.server = SERVER;
+  Townhall.widgets = widgets;
+  Townhall.extend = (fn) => { extensions.push(fn); for (const widget of widgets) fn(widget); };
+  window.Townhall = Townhall;
+
+  function start() {
+    const hosts = document.querySelectorAll("#townhall, [data-townhall]");
+    for (const host of hosts) {
+      if (host.shadowRoot && widgets.some((w) => w.host === host)) continue;
+      const options = { ...(script ? script.dataset : {}), ...host.dataset };
+      if (!options.site) { console.error("Townhall: data-site is missing on the script tag"); continue; }
+      const widget = new Widget(host, options);
+      widgets.push(widget);
+      for (const fn of extensions) fn(widget);
+      widget.load(true).then(() => widget.bubble());
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start, { once: true });
+  else start();
+})();

@@ -1,0 +1,8 @@
+from django.urls import path, re_path
+
+from townhall.widget import views
+
+urlpatterns = [
+    path("embed.js", views.embed, name="embed"),
+    re_path(r"^embed\.(?P<digest>[0-9a-f]{16})\.js$", views.embed, name="embed-hashed"),
+]
