@@ -138,6 +138,11 @@ def test_etag_gives_304_until_the_thread_changes(api, site):
     etag = first.headers["ETag"]
     assert etag.startswith('"') and not etag.startswith("W/")
     assert "s-maxage" in first.headers["Cache-Control"]
+    # Browsers honour stale-while-revalidate too: only CDNs get it, or a reader who just posted
+    # could be shown the page from before.
+    assert "stale-while-revalidate" not in first.headers["Cache-Control"]
+    assert "must-revalidate" in first.headers["Cache-Control"]
+    assert "stale-while-revalidate" in first.headers["CDN-Cache-Control"]
 
     again = api.thread(site, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""

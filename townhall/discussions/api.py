@@ -12,7 +12,7 @@ from ninja import Query, Router, Status
 from townhall.core.clients import client_fingerprint
 from townhall.core.ratelimit import enforce_rate
 from townhall.discussions import actions, pages, queries
-from townhall.discussions.hotpath import THREAD_CACHE_CONTROL
+from townhall.discussions.hotpath import apply_thread_cache_headers
 from townhall.discussions.html import thread_html
 from townhall.discussions.schemas import (
     CommentEditIn,
@@ -55,7 +55,7 @@ def get_thread(
         page.body, content_type="application/json"
     )
     response.headers["ETag"] = page.etag
-    response.headers["Cache-Control"] = THREAD_CACHE_CONTROL
+    apply_thread_cache_headers(response)
     return response
 
 
@@ -99,7 +99,7 @@ def get_thread_html(
         page.body, content_type="text/html; charset=utf-8"
     )
     response.headers["ETag"] = page.etag
-    response.headers["Cache-Control"] = THREAD_CACHE_CONTROL
+    apply_thread_cache_headers(response)
     # A fragment to embed: opened directly, it may load and run nothing.
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
     return response

@@ -23,8 +23,21 @@ from townhall.discussions.urls import InvalidArticleUrl, canonical_url_key, spli
 from townhall.sites.queries import all_allowed_origins
 
 THREADS_PATH = "/api/v1/threads"
-# Browsers revalidate every time (cheap: a 304 from memory); a CDN may hold a page briefly.
-THREAD_CACHE_CONTROL = "public, max-age=0, s-maxage=10, stale-while-revalidate=30"
+# Browsers revalidate every time (cheap: a 304 from memory), so a reader who just posted never
+# sees an older page. Shared caches may hold a page ten seconds; CDNs that read
+# CDN-Cache-Control (RFC 9213) may also serve it stale while they revalidate. The
+# stale-while-revalidate stays out of Cache-Control because browsers honour it too.
+THREAD_CACHE_HEADERS = {
+    "Cache-Control": "public, max-age=0, must-revalidate, s-maxage=10",
+    "CDN-Cache-Control": "max-age=10, stale-while-revalidate=30",
+}
+
+
+def apply_thread_cache_headers(response) -> None:
+    for name, value in THREAD_CACHE_HEADERS.items():
+        response.headers[name] = value
+
+
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 _PARAMS = {"site", "url", "sort", "limit", "cursor"}
 
@@ -126,7 +139,10 @@ class ThreadReadFastPath:
         origin = request_headers.get(b"origin")
         headers = [
             (b"etag", page.etag.encode()),
-            (b"cache-control", THREAD_CACHE_CONTROL.encode()),
+            *(
+                (name.lower().encode(), value.encode())
+                for name, value in THREAD_CACHE_HEADERS.items()
+            ),
             *cors_headers(origin.decode("latin-1") if origin else None),
             *common_headers(),
         ]

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 
 from townhall.core.errors import BadRequest, NotFound, TownhallError
 from townhall.discussions import pages
-from townhall.discussions.hotpath import THREAD_CACHE_CONTROL
+from townhall.discussions.hotpath import apply_thread_cache_headers
 from townhall.discussions.html import thread_html
 from townhall.sites.models import Site
 from townhall.sites.queries import access_site
@@ -83,7 +83,7 @@ def _thread_page(request: HttpRequest, site: Site) -> HttpResponse:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     response = get_conditional_response(request, etag=etag) or HttpResponse(body, content_type=HTML)
     response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = THREAD_CACHE_CONTROL
+    apply_thread_cache_headers(response)
     return response
 
 

@@ -7,7 +7,8 @@
  *   <div id="townhall"></div>
  *
  * Optional on the script or the host element: data-url (the article's canonical URL; default:
- * <link rel="canonical">, else the page URL), data-title, data-lang (default: <html lang>).
+ * <link rel="canonical">, else the page URL), data-title, data-lang (default: <html lang>),
+ * data-page-size (top-level comments per page, 1 to 200; default 20).
  *
  * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
  * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
@@ -155,6 +156,7 @@
       this.site = options.site;
       this.url = canonicalUrl(options.url);
       this.title = options.title || document.title;
+      this.pageSize = Math.min(200, Math.max(1, Number.parseInt(options.pageSize, 10) || PAGE_SIZE));
       this.locale = pickLocale(options.lang);
       this.strings = { ...LOCALES.en, ...LOCALES[this.locale] };
       this.plural = new Intl.PluralRules(this.locale);
@@ -241,7 +243,7 @@
     // ---- reading -------------------------------------------------------------------------------
 
     async load(reset = true) {
-      const params = new URLSearchParams({ site: this.site, url: this.url, sort: this.sort, limit: PAGE_SIZE });
+      const params = new URLSearchParams({ site: this.site, url: this.url, sort: this.sort, limit: this.pageSize });
       if (!reset && this.cursor) params.set("cursor", this.cursor);
       this.more.disabled = true;
       try {
