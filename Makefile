@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo serve test lint bench clean
+.PHONY: install demo serve test browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,26 @@ demo: install
 	@echo "Townhall demo: http://127.0.0.1:$(PORT)/"
 	$(BIN)/townhall serve --host 127.0.0.1 --port $(PORT)
 
-test: install
+test: install browser
 	./scripts/test.sh
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright (Playwright's own
+# browser download is not used). Installed once, as root, when /usr/bin/chromium is missing;
+# apt-get update runs only when the package lists are missing or too old to install from. The
+# DejaVu fonts are the fonts the screenshot baselines (tests/browser/baselines) were made with.
+CHROMIUM := /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-dejavu-core fonts-dejavu-extra
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "Chromium is missing: run 'sudo make browser' (browser tests are skipped without it)."; \
+	  if [ "$${CI:-}" = true ]; then exit 1; else exit 0; fi; \
+	fi; \
+	echo "Installing $(BROWSER_PACKAGES) for the browser tests"; \
+	{ apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]' \
+	  && $(APT_INSTALL) $(BROWSER_PACKAGES) >/dev/null 2>&1; } \
+	  || { apt-get update -qq && $(APT_INSTALL) $(BROWSER_PACKAGES) >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -32,6 +50,7 @@ lint: install
 
 BENCH_ARGS ?=
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

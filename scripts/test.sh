@@ -33,9 +33,9 @@ PY
 }
 
 if answers postgres "$PG_URL" && answers redis "$REDIS_URL"; then
-  echo "== Townhall tests on PostgreSQL with Redis"
+  echo "== Townhall tests on PostgreSQL with Redis (browser tests ran in the SQLite pass)"
   TOWNHALL_DATABASE_URL="$PG_URL" TOWNHALL_REDIS_URL="$REDIS_URL" \
-    TOWNHALL_CACHE_PREFIX="townhall-test" "$BIN/python" -m pytest "$@"
+    TOWNHALL_CACHE_PREFIX="townhall-test" "$BIN/python" -m pytest -m "not browser" "$@"
 elif [ "${CI:-}" = "true" ]; then
   echo "CI=true: PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must answer." >&2
   exit 1
