@@ -31,15 +31,14 @@ from support import (
     ARTICLE_TITLE,
     BENCH_DIR,
     BenchError,
+    PeerKind,
     RunningPeer,
     free_port,
     http_json,
     package_versions,
     run_logged,
-    start_server,
-    stop_server,
-    wait_until_ready,
-    with_server_log,
+    serve_seeded,
+    smoke_test,
 )
 
 ISSO_VERSION = "0.14.0"
@@ -171,17 +170,19 @@ def verify(url: str, expected: int) -> int:
     return len(raw)
 
 
+ISSO = PeerKind(
+    name="Isso", ready_path="/config", notes=NOTES, seed=seed, read_url=read_url, verify=verify
+)
+
+
 @contextmanager
 def running_isso(workers: int = WORKERS) -> Iterator[RunningPeer]:
     """Install (once), start, seed and verify Isso; stop it on exit, whatever happens."""
     versions = ensure_venv()
-    items = corpus.comments()
     with tempfile.TemporaryDirectory(prefix="bench-isso-") as tmp:
         workdir = Path(tmp)
         config = write_config(workdir)
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log_path = workdir / "server.log"
         argv = [
             str(VENV_DIR / "bin" / "gunicorn"),
             "-w",
@@ -194,42 +195,19 @@ def running_isso(workers: int = WORKERS) -> Iterator[RunningPeer]:
             "isso.run:application",
         ]
         env = {**os.environ, "ISSO_SETTINGS": str(config)}
-        proc = start_server(argv, env, log_path, cwd=workdir)
-        try:
-            wait_until_ready(f"{base}/config", proc, log_path)
-            try:
-                seed(base, items)
-                url = read_url(base)
-                size = verify(url, len(items))
-            except BenchError as error:
-                raise with_server_log(error, log_path) from error
-            yield RunningPeer(
-                name="Isso",
-                version=versions["isso"],
-                read_url=url,
-                proc=proc,
-                log_path=log_path,
-                serving=f"gunicorn {versions['gunicorn']} --preload, {workers} sync workers, "
-                "SQLite",
-                python=versions["python"],
-                comment_count=len(items),
-                response_bytes=size,
-                check=lambda: verify(url, len(items)),
-                notes=NOTES,
-            )
-        finally:
-            stop_server(proc)
-
-
-def main() -> None:
-    """Smoke test: start, seed and verify Isso, print what would be benchmarked."""
-    try:
-        with running_isso() as peer:
-            print(f"Isso {peer.version} ready: {peer.read_url}")
-            print(f"  {peer.comment_count} comments, {peer.response_bytes} bytes per read")
-    except BenchError as error:
-        sys.exit(f"error: {error}")
+        serving = f"gunicorn {versions['gunicorn']} --preload, {workers} sync workers, SQLite"
+        with serve_seeded(
+            ISSO,
+            argv,
+            env,
+            workdir,
+            port,
+            version=versions["isso"],
+            python=versions["python"],
+            serving=lambda _url: serving,
+        ) as peer:
+            yield peer
 
 
 if __name__ == "__main__":
-    main()
+    smoke_test(running_isso)

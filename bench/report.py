@@ -1,4 +1,4 @@
-"""Machine facts and the Markdown writer for docs/benchmarks.md.
+"""Machine facts, number formatting, tables and the section writer for docs/benchmarks.md.
 
 docs/benchmarks.md holds one section per benchmark, each fenced by HTML
 comment markers (`<!-- bench:KEY:start -->` ... `<!-- bench:KEY:end -->`).
@@ -15,6 +15,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from support import BUSY_WARNING
+
+TIMES = "\u00d7"  # the multiplication sign, for ratios in the report
 
 HEADER = """\
 # Benchmarks
@@ -55,12 +59,64 @@ def _os_name() -> str:
     return match.group(1) if match else platform.system()
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Render a Markdown table; the first column is left-aligned, the rest right-aligned."""
-    align = [":---"] + ["---:"] * (len(headers) - 1)
+def number(value: float) -> str:
+    """Format a measurement with a precision that suits its size."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def ratio(value: float) -> str:
+    """Format a ratio with two significant digits below 1 (0.0019x, not 0.00x)."""
+    return f"{value:.2g}{TIMES}" if value < 1 else f"{number(value)}{TIMES}"
+
+
+def load_notes(loads: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """The lines under a results table on errors and background load, for (label, load) pairs.
+
+    Each load is a dict from `wrk.measure` (or one that includes its keys).
+    A run where other work kept the machine busy before a load is flagged.
+    """
+    errors = [f"{label}: {load['errors']}" for label, load in loads if load["errors"]]
+    error_note = (
+        "Errors or non-2xx answers during the load: " + "; ".join(errors)
+        if errors
+        else "No socket errors and no non-2xx answers during the load."
+    )
+    noisy = [label for label, load in loads if load["background_cpu_busy"] > BUSY_WARNING]
+    noise_note = (
+        f"\n**Noisy run**: other work kept the machine over {BUSY_WARNING:.0%} busy before "
+        f"the load of {', '.join(noisy)} (see Method); rerun on a quiet machine.\n"
+        if noisy
+        else ""
+    )
+    return f"{error_note}\n{noise_note}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], text_columns: int = 1) -> str:
+    """Render a Markdown table; the first `text_columns` left-aligned, the rest right-aligned."""
+    align = [":---"] * text_columns + ["---:"] * (len(headers) - text_columns)
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+    """Render an aligned plain-text table for stdout.
+
+    The first `text_columns` columns are left-aligned, the numbers after them right-aligned.
+    """
+    lines = [headers, *rows]
+    widths = [max(len(row[i]) for row in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i < text_columns else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in lines
+    )
 
 
 def _markers(key: str) -> tuple[str, str]:

@@ -1,15 +1,20 @@
-"""Benchmark: read a 200-comment thread from Townhall and from Isso 0.14, same run.
+"""Benchmarks: a 200-comment thread read, Townhall vs Isso 0.14; Townhall on Granian vs uvicorn.
 
-Usage: python bench/run.py [--duration 10] [--connections 32]
+Usage: python bench/run.py [--benchmark thread-read,servers] [--duration 10] [--connections 32]
 
-Each server is installed/prepared, started on a free 127.0.0.1 port, seeded
-with the same deterministic corpus (bench/corpus.py) through its own HTTP
-API, checked to return all 200 comments in one read, warmed up, then loaded
-with wrk. Servers run one at a time, so they never compete for the 2 cores.
-Memory is summed over each server's processes right after its load.
+thread-read: each server is installed/prepared, started on a free 127.0.0.1
+port, seeded with the same deterministic corpus (bench/corpus.py) through its
+own HTTP API, checked to return all 200 comments in one read, warmed up, then
+loaded with wrk. Servers run one at a time, so they never compete for the 2
+cores. Memory is summed over each server's processes right after its load.
 
-Output: a table on stdout, raw JSON in bench/results/ and the section
-`thread-read-200` of docs/benchmarks.md (other sections are kept).
+servers: the same seeded Townhall, served by Granian (`townhall serve`) and
+by uvicorn, one at a time, loaded on the thread read and on /healthz
+(bench/asgi_servers.py).
+
+Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
+own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`; other
+sections are kept).
 """
 
 from __future__ import annotations
@@ -21,30 +26,23 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asgi_servers
 import corpus
 import isso_peer
 import report
 import townhall_peer
 import wrk
-from support import (
-    REPO_DIR,
-    BenchError,
-    RunningPeer,
-    cpu_busy_share,
-    group_memory,
-    wait_until_idle,
-)
+from report import TIMES
+from support import REPO_DIR, BenchError, RunningPeer, group_memory
 
 BENCH_KEY = "thread-read-200"
 TARGET_RATIO = 100.0  # Townhall must serve at least 100x Isso's requests/sec
-BUSY_WARNING = 0.15  # background CPU share above which a run is flagged as noisy
-TIMES = "\u00d7"  # the multiplication sign, for ratios in the report
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS_PATH = REPO_DIR / "docs" / "benchmarks.md"
 
@@ -67,41 +65,73 @@ def bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def add_bounded(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    low: int,
+    high: int,
+    default: int,
+    help_text: str,
+    metavar: str = "N",
+) -> None:
+    """Add an integer option limited to [low, high]; its range and default go in the help."""
+    parser.add_argument(
+        flag,
+        type=bounded(low, high),
+        default=default,
+        metavar=metavar,
+        help=f"{help_text} ({low}-{high}, default {default})",
+    )
+
+
+def comma_list(text: str, allowed: Collection[str], what: str) -> list[str]:
+    """Split a comma-separated option into names; raise ArgumentTypeError on unknown ones."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown)} (choose from: {', '.join(allowed)})"
+        )
+    return names
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options; all loads are bounded in time and target 127.0.0.1."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--duration",
-        type=bounded(1, 300),
-        default=10,
-        metavar="SECONDS",
-        help="wrk duration per server (1-300, default 10)",
+        "--benchmark",
+        type=lambda text: comma_list(text, BENCHMARKS, "benchmark(s)"),
+        default=list(BENCHMARKS),
+        metavar="NAMES",
+        help="comma-separated benchmarks to run, in order (default: " + ",".join(BENCHMARKS) + ")",
     )
-    parser.add_argument(
-        "--connections",
-        type=bounded(1, 1024),
-        default=32,
-        metavar="N",
-        help="open HTTP connections (default 32)",
-    )
-    parser.add_argument("--threads", type=bounded(1, 16), default=2, help="wrk threads (default 2)")
-    parser.add_argument(
+    add_bounded(parser, "--duration", 1, 300, 10, "wrk duration per measurement", "SECONDS")
+    add_bounded(parser, "--connections", 1, 1024, 32, "open HTTP connections")
+    add_bounded(parser, "--threads", 1, 16, 2, "wrk threads")
+    add_bounded(
+        parser,
         "--warmup",
-        type=bounded(0, 60),
-        default=3,
-        metavar="SECONDS",
-        help="unmeasured wrk run before each measurement, 0 for none (default 3)",
+        0,
+        60,
+        3,
+        "unmeasured wrk run before each measurement, 0 for none",
+        "SECONDS",
     )
-    parser.add_argument(
+    add_bounded(
+        parser,
         "--timeout",
-        type=bounded(1, 120),
-        default=30,
-        metavar="SECONDS",
-        help="wrk per-request timeout; wrk's own 2 s default would drop "
-        "Isso's slowest answers from the latency figures (default 30)",
+        1,
+        120,
+        30,
+        "wrk per-request timeout; wrk's own 2 s default would drop "
+        "Isso's slowest answers from the latency figures",
+        "SECONDS",
     )
     parser.add_argument(
-        "--servers", default="townhall,isso", help="comma-separated subset of: " + ", ".join(PEERS)
+        "--servers",
+        type=lambda text: comma_list(text, PEERS, "server(s)"),
+        default=list(PEERS),
+        help="thread-read only: comma-separated subset of: " + ", ".join(PEERS),
     )
     parser.add_argument(
         "--docs",
@@ -110,37 +140,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Markdown report to update (default docs/benchmarks.md)",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not touch the Markdown report")
-    args = parser.parse_args(argv)
-    args.servers = [name.strip() for name in args.servers.split(",") if name.strip()]
-    unknown = sorted(set(args.servers) - set(PEERS))
-    if unknown:
-        parser.error(f"unknown server(s): {', '.join(unknown)}")
-    return args
+    return parser.parse_args(argv)
 
 
 def measure(peer: RunningPeer, args: argparse.Namespace) -> dict[str, Any]:
     """Warm up, let the backlog drain, check the machine is quiet, load with wrk, take memory."""
-    if args.warmup:
-        warm = wrk.command(peer.read_url, args.threads, args.connections, args.warmup, args.timeout)
-        print(f"  warm-up {args.warmup}s ...", flush=True)
-        wrk.run(warm, args.warmup)
-    wait_until_idle(peer.proc.pid)
-    background = cpu_busy_share(exclude_pgid=peer.proc.pid)
-    if background > BUSY_WARNING:
-        print(
-            f"  WARNING: the machine is {background:.0%} busy with other work "
-            "before the load; results will be noisy",
-            flush=True,
-        )
-    argv = wrk.command(peer.read_url, args.threads, args.connections, args.duration, args.timeout)
-    print(f"  measuring: {shlex.join(argv)}", flush=True)
-    output = wrk.run(argv, args.duration)
-    stats = wrk.parse(output)
+    load = wrk.measure(peer.read_url, peer.proc.pid, args)
     memory = group_memory(peer.proc.pid)
     peer.check()  # still serving the complete thread after the load
-    errors = sum(stats["socket_errors"].values()) + stats["non_2xx"]
-    if errors:
-        print(f"  WARNING: {errors} errors/non-2xx answers; see the raw wrk output", flush=True)
     return {
         "name": peer.name,
         "version": peer.version,
@@ -149,11 +156,7 @@ def measure(peer: RunningPeer, args: argparse.Namespace) -> dict[str, Any]:
         "read_path": peer.read_url.split("/", 3)[3],
         "comment_count": peer.comment_count,
         "response_bytes": peer.response_bytes,
-        "wrk_command": shlex.join(argv),
-        "wrk": stats,
-        "wrk_output": output,
-        "errors": errors,
-        "background_cpu_busy": round(background, 3),
+        **load,  # wrk_command, wrk, wrk_output, errors, background_cpu_busy
         "notes": peer.notes,
         "memory": memory,
     }
@@ -176,20 +179,6 @@ def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
             )
             results.append(measure(peer, args))
     return results
-
-
-def _num(value: float) -> str:
-    """Format a measurement with a precision that suits its size."""
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
-def _ratio(value: float) -> str:
-    """Format a ratio with two significant digits below 1 (0.0019x, not 0.00x)."""
-    return f"{value:.2g}{TIMES}" if value < 1 else f"{_num(value)}{TIMES}"
 
 
 def _columns(result: dict[str, Any]) -> list[float]:
@@ -220,11 +209,11 @@ HEADERS = [
 
 def table_rows(results: list[dict[str, Any]]) -> list[list[str]]:
     """One row per server, plus a Townhall/Isso ratio row when both ran."""
-    rows = [[f"{r['name']} {r['version']}", *map(_num, _columns(r))] for r in results]
+    rows = [[f"{r['name']} {r['version']}", *map(report.number, _columns(r))] for r in results]
     by_name = {r["name"]: r for r in results}
     if {"Townhall", "Isso"} <= by_name.keys():
         pairs = zip(_columns(by_name["Townhall"]), _columns(by_name["Isso"]), strict=True)
-        ratios = [_ratio(t / i) if i else "n/a" for t, i in pairs]
+        ratios = [report.ratio(t / i) if i else "n/a" for t, i in pairs]
         rows.append(["Townhall / Isso", *ratios])
     return rows
 
@@ -239,16 +228,8 @@ def ratio(results: list[dict[str, Any]]) -> float | None:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     """Print the results as an aligned plain-text table."""
-    rows = [HEADERS, *table_rows(results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     print()
-    for row in rows:
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
+    print(report.text_table(HEADERS, table_rows(results)))
     factor = ratio(results)
     if factor is not None:
         verdict = "MET" if factor >= TARGET_RATIO else "NOT MET"
@@ -256,17 +237,22 @@ def print_table(results: list[dict[str, Any]]) -> None:
         print(f"\nTarget {target}: {verdict} ({factor:.1f}x)")
 
 
-def environment(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything about this run that is not a measurement, for the JSON and the report."""
+def environment(args: argparse.Namespace, key: str) -> dict[str, Any]:
+    """Everything about this run of benchmark `key` that is not a measurement.
+
+    Goes into the JSON and the report; `options` are the load options that
+    apply to this benchmark.
+    """
     items = corpus.comments()
+    skip = {"docs", "no_docs", "benchmark"} | ({"servers"} if key != BENCH_KEY else set())
     return {
-        "benchmark": BENCH_KEY,
+        "benchmark": key,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", "bench/run.py", *sys.argv[1:]]),
         "machine": report.machine(),
         "harness_python": platform.python_version(),
         "wrk_version": wrk.version(),
-        "options": {k: v for k, v in vars(args).items() if k not in ("docs", "no_docs")},
+        "options": {k: v for k, v in vars(args).items() if k not in skip},
         "corpus": {
             "seed": corpus.SEED,
             "comments": len(items),
@@ -277,12 +263,12 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def save_json(env: dict[str, Any], results: list[dict[str, Any]]) -> Path:
+def save_json(env: dict[str, Any], measured: dict[str, Any]) -> Path:
     """Write the run (environment + raw results incl. wrk output) to bench/results/."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"{BENCH_KEY}-{stamp}.json"
-    path.write_text(json.dumps({**env, "ratio": ratio(results), "results": results}, indent=2))
+    path = RESULTS_DIR / f"{env['benchmark']}-{stamp}.json"
+    path.write_text(json.dumps({**env, **measured}, indent=2))
     return path
 
 
@@ -329,19 +315,6 @@ def section_markdown(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
     verdict = "met" if factor >= TARGET_RATIO else "not met"
     wrk_lines = "\n".join(r["wrk_command"] for r in results)
     software = ", ".join(f"{r['name']} {r['version']} on Python {r['python']}" for r in results)
-    errors = [f"{r['name']}: {r['errors']}" for r in results if r["errors"]]
-    error_note = (
-        "Errors or non-2xx answers during the load: " + "; ".join(errors)
-        if errors
-        else "No socket errors and no non-2xx answers during the load."
-    )
-    noisy = [r["name"] for r in results if r["background_cpu_busy"] > BUSY_WARNING]
-    noise_note = (
-        f"\n**Noisy run**: other work kept the machine over {BUSY_WARNING:.0%} busy before "
-        f"the load of {', '.join(noisy)} (see Method); rerun on a quiet machine.\n"
-        if noisy
-        else ""
-    )
     return f"""
 ## Reading a 200-comment thread: Townhall vs Isso 0.14
 
@@ -371,8 +344,7 @@ which ran, per server (ports are chosen at random):
 {report.table(HEADERS, table_rows(results))}
 
 Ratios are Townhall divided by Isso: higher is better for requests/s, lower for latency and memory.
-{error_note}
-{noise_note}
+{report.load_notes([(r["name"], r) for r in results])}
 ### Target
 
 Townhall serves at least {TARGET_RATIO:.0f}{TIMES} Isso's requests/s: **{verdict}** \
@@ -389,29 +361,70 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
+def finish(
+    args: argparse.Namespace,
+    env: dict[str, Any],
+    measured: dict[str, Any],
+    section: Callable[[], str] | None,
+    why_no_section: str = "",
+) -> None:
+    """Save the raw results and, unless --no-docs, write the benchmark's section of the report."""
+    print(f"\nraw results: {save_json(env, measured)}")
+    if args.no_docs:
+        return
+    if section is None:
+        print(f"report not updated: {why_no_section}")
+        return
+    report.upsert_section(args.docs, env["benchmark"], section())
+    print(f"report updated: {args.docs}")
+
+
+def thread_read(args: argparse.Namespace) -> None:
+    """The thread read benchmark, Townhall vs Isso: run, print, save, report."""
+    env = environment(args, BENCH_KEY)
+    results = run_all(args)
+    print_table(results)
+    reportable = ratio(results) is not None
+    finish(
+        args,
+        env,
+        {"ratio": ratio(results), "results": results},
+        (lambda: section_markdown(env, results)) if reportable else None,
+        "it needs both Townhall and Isso in the same run",
+    )
+
+
+def server_choice(args: argparse.Namespace) -> None:
+    """The ASGI server benchmark, Townhall on Granian vs uvicorn: run, print, save, report."""
+    env = environment(args, asgi_servers.BENCH_KEY)
+    results = asgi_servers.run_all(args)
+    print()
+    print(asgi_servers.text_table(results))
+    print(f"\n{asgi_servers.conclusion(results, markdown=False)}")
+    finish(args, env, {"results": results}, lambda: asgi_servers.section_markdown(env, results))
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "thread-read": thread_read,
+    "servers": server_choice,
+}
+
+
 def main(argv: list[str]) -> int:
-    """Run the benchmark; print, save and report the results."""
+    """Run the chosen benchmarks in turn; print, save and report each one's results."""
     args = parse_args(argv)
     stop_on_sigterm()
     try:
         wrk.ensure_installed()
-        env = environment(args)
-        results = run_all(args)
+        for name in args.benchmark:
+            print(f"== benchmark {name}", flush=True)
+            BENCHMARKS[name](args)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; servers stopped", file=sys.stderr)
         return 130
-    print_table(results)
-    print(f"\nraw results: {save_json(env, results)}")
-    if args.no_docs:
-        return 0
-    if ratio(results) is None:
-        print("report not updated: it needs both Townhall and Isso in the same run")
-        return 0
-    report.upsert_section(args.docs, BENCH_KEY, section_markdown(env, results))
-    print(f"report updated: {args.docs}")
     return 0
 
 

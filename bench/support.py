@@ -1,10 +1,11 @@
 """Small process, port and HTTP helpers shared by the benchmark peers.
 
 Both peers (Townhall and Isso) need the same chores: pick a free port, start
-a server in its own process group, wait until it answers, send JSON, measure
-its memory from /proc and stop it for sure. Keeping those here lets each peer
-module read as "what is specific to this server" only. Stdlib only, so the
-harness runs with any Python 3.11 without installing anything.
+a server in its own process group, wait until it answers, seed it with the
+corpus and check one read (`serve_seeded`), send JSON, measure its memory
+from /proc and stop it for sure. Keeping those here lets each peer module
+read as "what is specific to this server" only. Stdlib only, so the harness
+runs with any Python 3.11 without installing anything.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import corpus
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -32,6 +37,9 @@ ARTICLE_ORIGIN = "http://127.0.0.1:9999"
 ARTICLE_PATH = "/article"
 ARTICLE_URL = ARTICLE_ORIGIN + ARTICLE_PATH
 ARTICLE_TITLE = "Bench article"
+
+# Background CPU share (all cores, server idle) above which a measurement is flagged as noisy.
+BUSY_WARNING = 0.15
 
 
 class BenchError(RuntimeError):
@@ -48,6 +56,7 @@ class RunningPeer:
 
     name: str  # "Townhall" or "Isso"
     version: str  # version of the server package, for the report
+    base_url: str  # http://127.0.0.1:PORT, for other URLs of the same server
     read_url: str  # the URL under load: one read of the whole thread
     proc: subprocess.Popen[bytes]  # the server's process-group leader
     log_path: Path  # where the server writes its output
@@ -57,6 +66,81 @@ class RunningPeer:
     response_bytes: int  # body size of one read of read_url
     check: Callable[[], int]  # reads read_url again, fails unless complete; returns body size
     notes: str  # how this server answers the read, for the report's method section
+
+
+@dataclass(frozen=True)
+class PeerKind:
+    """How to seed and check one kind of server; each peer module defines one.
+
+    `serve_seeded` runs the same start-seed-verify-stop sequence for every
+    kind, so the peers differ only in these functions and their command line.
+    """
+
+    name: str  # "Townhall" or "Isso", as in the report
+    ready_path: str  # any HTTP answer at this path means the server is up
+    notes: str  # how this server answers the read, for the report's method section
+    seed: Callable[[str, list[corpus.Comment]], object]  # (base URL, corpus): post it all
+    read_url: Callable[[str], str]  # base URL -> URL of one read of the whole thread
+    verify: Callable[[str, int], int]  # (read URL, expected count) -> body size, or BenchError
+
+
+@contextlib.contextmanager
+def serve_seeded(
+    kind: PeerKind,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    workdir: Path,
+    port: int,
+    *,
+    version: str,
+    python: str,
+    serving: Callable[[str], str],
+) -> Iterator[RunningPeer]:
+    """Start a server on `port`, seed it with the corpus and check one read returns it all.
+
+    Yields the running peer; the server is stopped on exit, whatever happens.
+    `serving` turns the read URL into the report's "served by" text (it may
+    ask the server, e.g. for its `Server` header).
+    """
+    items = corpus.comments()
+    base = f"http://127.0.0.1:{port}"
+    log_path = workdir / "server.log"
+    proc = start_server(argv, env, log_path, cwd=workdir)
+    try:
+        wait_until_ready(base + kind.ready_path, proc, log_path)
+        try:
+            kind.seed(base, items)
+            url = kind.read_url(base)
+            size = kind.verify(url, len(items))
+            served_by = serving(url)
+        except BenchError as error:
+            raise with_server_log(error, log_path) from error
+        yield RunningPeer(
+            name=kind.name,
+            version=version,
+            base_url=base,
+            read_url=url,
+            proc=proc,
+            log_path=log_path,
+            serving=served_by,
+            python=python,
+            comment_count=len(items),
+            response_bytes=size,
+            check=lambda: kind.verify(url, len(items)),
+            notes=kind.notes,
+        )
+    finally:
+        stop_server(proc)
+
+
+def smoke_test(running: Callable[[], AbstractContextManager[RunningPeer]]) -> None:
+    """Start, seed and verify one peer without load, and print what would be benchmarked."""
+    try:
+        with running() as peer:
+            print(f"{peer.name} {peer.version} ready: {peer.read_url}")
+            print(f"  {peer.comment_count} comments, {peer.response_bytes} bytes per read")
+    except BenchError as error:
+        sys.exit(f"error: {error}")
 
 
 def free_port() -> int:

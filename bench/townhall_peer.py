@@ -9,14 +9,18 @@ The read URL is one page of the thread API, oldest first, with room for all
 50 roots; each root carries its replies nested, so that one response holds
 all 200 comments. This is verified by walking the replies before any load.
 
+For the ASGI server benchmark (bench/asgi_servers.py) the same application,
+environment and corpus can be served by uvicorn instead of `townhall serve`
+(`running_townhall(server="uvicorn")`).
+
 Run `python bench/townhall_peer.py` to start, seed and verify Townhall once.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-import sys
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -31,20 +35,21 @@ from support import (
     ARTICLE_URL,
     REPO_DIR,
     BenchError,
+    PeerKind,
     RunningPeer,
     free_port,
     http_json,
     package_versions,
     response_header,
     run_logged,
-    start_server,
-    stop_server,
-    wait_until_ready,
-    with_server_log,
+    serve_seeded,
+    smoke_test,
 )
 
 SITE = "bench"
 WORKERS = 2
+SERVERS = ("granian", "uvicorn")  # ASGI servers Townhall can be benchmarked on
+ASGI_APP = "townhall.config.asgi:application"
 PAGE_LIMIT = 50  # one page holds every root of the corpus (and their replies)
 NOTES = (
     "Townhall renders Markdown to sanitized HTML when a comment is posted and keeps each "
@@ -148,81 +153,98 @@ def verify(url: str, expected: int) -> int:
 
 def installed_versions(python: Path) -> dict[str, str]:
     """Versions of Townhall, its frameworks and the HTTP servers it may run on."""
-    names = ["townhall", "django", "django-ninja", "uvicorn", "granian"]
+    names = ["townhall", "django", "django-ninja", *SERVERS, "httptools", "uvloop"]
     versions = package_versions(python, names)
     if versions is None:
         raise BenchError(f"cannot run {python} to read Townhall's versions")
     return versions
 
 
-def serving_description(versions: dict[str, str], server: str, workers: int) -> str:
-    """How `townhall serve` serves, naming the HTTP server from its `Server` header."""
+def server_command(townhall: Path, server: str, workers: int) -> list[str]:
+    """The command line that serves Townhall with `server`, without --host and --port.
+
+    "granian" is `townhall serve`, the way an operator runs Townhall; "uvicorn"
+    serves the same ASGI application with uvicorn's fastest options, for the
+    ASGI server benchmark (uvicorn comes with the `bench` extra).
+    """
+    if server == "granian":
+        return [str(townhall), "serve", "--workers", str(workers)]
+    if server == "uvicorn":
+        uvicorn = townhall.parent / "uvicorn"
+        if not uvicorn.is_file():
+            raise BenchError(
+                f"uvicorn is not installed next to {townhall}: install the bench extra, "
+                "e.g. `.venv/bin/python -m pip install -e '.[bench]'` (`make bench` does)"
+            )
+        return [
+            str(uvicorn),
+            ASGI_APP,
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+        ]
+    raise BenchError(f"unknown ASGI server {server!r}; choose one of: {', '.join(SERVERS)}")
+
+
+def serving_description(versions: dict[str, str], server: str, command: list[str]) -> str:
+    """How Townhall is served, naming the HTTP server from its `Server` header."""
     name = server.split("/")[0].strip().lower()
     server_text = f"{name} {versions[name]}" if name in versions else server or "unknown server"
+    if name == "uvicorn":
+        extras = [f"{lib} {versions[lib]}" for lib in ("httptools", "uvloop") if lib in versions]
+        server_text += f" ({', '.join(extras)})" if extras else ""
+    shown = shlex.join([Path(command[0]).name, *command[1:]])
     return (
-        f"`townhall serve --workers {workers}`: {server_text}, Django "
-        f"{versions.get('django', '?')}, django-ninja {versions.get('django-ninja', '?')}, SQLite"
+        f"`{shown}`: {server_text}, Django {versions.get('django', '?')}, "
+        f"django-ninja {versions.get('django-ninja', '?')}, SQLite"
     )
 
 
+def answering(url: str, server: str) -> str:
+    """The `Server` header of a read; fails unless it names `server`, so no run mislabels."""
+    header = response_header(url, "Server")
+    if header.split("/")[0].strip().lower() != server:
+        raise BenchError(f"expected {server} to answer {url}, but its Server header is {header!r}")
+    return header
+
+
+TOWNHALL = PeerKind(
+    name="Townhall", ready_path="/healthz", notes=NOTES, seed=seed, read_url=read_url, verify=verify
+)
+
+
 @contextmanager
-def running_townhall(workers: int = WORKERS) -> Iterator[RunningPeer]:
-    """Prepare, start, seed and verify Townhall; stop it on exit, whatever happens."""
+def running_townhall(workers: int = WORKERS, server: str = "granian") -> Iterator[RunningPeer]:
+    """Prepare, start, seed and verify Townhall; stop it on exit, whatever happens.
+
+    `server` picks the ASGI server (see `server_command`); both get the same
+    environment, database setup and corpus.
+    """
     townhall = townhall_bin()
     versions = installed_versions(townhall.parent / "python")
-    items = corpus.comments()
+    command = server_command(townhall, server, workers)
     with tempfile.TemporaryDirectory(prefix="bench-townhall-") as tmp:
         workdir = Path(tmp)
         env = server_env(workdir)
         prepare(townhall, env, workdir)
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log_path = workdir / "server.log"
-        argv = [
-            str(townhall),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ]
-        proc = start_server(argv, env, log_path, cwd=workdir)
-        try:
-            wait_until_ready(f"{base}/healthz", proc, log_path)
-            try:
-                seed(base, items)
-                url = read_url(base)
-                size = verify(url, len(items))
-            except BenchError as error:
-                raise with_server_log(error, log_path) from error
-            yield RunningPeer(
-                name="Townhall",
-                version=versions.get("townhall", "?"),
-                read_url=url,
-                proc=proc,
-                log_path=log_path,
-                serving=serving_description(versions, response_header(url, "Server"), workers),
-                python=versions["python"],
-                comment_count=len(items),
-                response_bytes=size,
-                check=lambda: verify(url, len(items)),
-                notes=NOTES,
-            )
-        finally:
-            stop_server(proc)
-
-
-def main() -> None:
-    """Smoke test: start, seed and verify Townhall, print what would be benchmarked."""
-    try:
-        with running_townhall() as peer:
-            print(f"Townhall {peer.version} ready: {peer.read_url}")
-            print(f"  {peer.comment_count} comments, {peer.response_bytes} bytes per read")
-    except BenchError as error:
-        sys.exit(f"error: {error}")
+        argv = [*command, "--host", "127.0.0.1", "--port", str(port)]
+        with serve_seeded(
+            TOWNHALL,
+            argv,
+            env,
+            workdir,
+            port,
+            version=versions.get("townhall", "?"),
+            python=versions["python"],
+            serving=lambda url: serving_description(versions, answering(url, server), command),
+        ) as peer:
+            yield peer
 
 
 if __name__ == "__main__":
-    main()
+    smoke_test(running_townhall)

@@ -8,13 +8,15 @@ shares the CPU with the server under test.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from typing import Any
 
-from support import BenchError
+from support import BUSY_WARNING, BenchError, cpu_busy_share, wait_until_idle
 
 # wrk prints durations as 1.23us / 4.56ms / 1.20s / 1.00m and sizes as 1.23KB etc.
 _TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -74,6 +76,43 @@ def run(argv: list[str], duration: int) -> str:
     if result.returncode != 0:
         raise BenchError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
     return result.stdout
+
+
+def measure(url: str, pgid: int, options: argparse.Namespace) -> dict[str, Any]:
+    """Warm up, let the backlog drain, check the machine is quiet, then load `url` with wrk.
+
+    `pgid` is the server's process group (not counted as background load);
+    `options` carries threads, connections, duration, warmup and timeout.
+    Returns the wrk command, its parsed and raw output, the error count and
+    the background CPU share.
+    """
+    o = options
+    if o.warmup:
+        warm = command(url, o.threads, o.connections, o.warmup, o.timeout)
+        print(f"  warm-up {o.warmup}s ...", flush=True)
+        run(warm, o.warmup)
+    wait_until_idle(pgid)
+    background = cpu_busy_share(exclude_pgid=pgid)
+    if background > BUSY_WARNING:
+        print(
+            f"  WARNING: the machine is {background:.0%} busy with other work "
+            "before the load; results will be noisy",
+            flush=True,
+        )
+    argv = command(url, o.threads, o.connections, o.duration, o.timeout)
+    print(f"  measuring: {shlex.join(argv)}", flush=True)
+    output = run(argv, o.duration)
+    stats = parse(output)
+    errors = sum(stats["socket_errors"].values()) + stats["non_2xx"]
+    if errors:
+        print(f"  WARNING: {errors} errors/non-2xx answers; see the raw wrk output", flush=True)
+    return {
+        "wrk_command": shlex.join(argv),
+        "wrk": stats,
+        "wrk_output": output,
+        "errors": errors,
+        "background_cpu_busy": round(background, 3),
+    }
 
 
 def _ms(value: str) -> float:

@@ -20,8 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--access-log", action="store_true", help="Log every request line.")
 
     def handle(self, *args, **options):
-        # Granian over uvicorn: measured in the same run on the thread read fast path
-        # (docs/benchmarks.md), 18.7k vs 12.3k requests/s on one worker.
+        # Granian over uvicorn: measured side by side by `make bench` (docs/benchmarks.md,
+        # "Choosing the ASGI server"), about 1.5x uvicorn's requests/s on the thread read path.
         from granian import Granian
         from granian.constants import Interfaces
 
