@@ -1,10 +1,35 @@
+"""The ASGI application ``townhall serve`` runs.
+
+Two layers: the thread-read fast path (``discussions.hotpath``), answered on the event loop, and
+behind it Django as a WSGI application in a pool of threads (a2wsgi). Django's own ASGI handler
+hops between the event loop and a single worker thread for every middleware hook, which measured
+at a fifth of the throughput of the same requests run through the WSGI handler this way
+(docs/benchmarks.md); Townhall's views are synchronous, so nothing is lost.
+"""
+
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "townhall.config.settings")
-django_application = get_asgi_application()
+django_application = get_wsgi_application()
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from townhall.discussions.hotpath import ThreadReadFastPath  # noqa: E402  (needs Django set up)
 
-application = ThreadReadFastPath(django_application)  # type: ignore[arg-type]
+_django_in_threads = WSGIMiddleware(django_application, workers=settings.REQUEST_THREADS)  # type: ignore[arg-type]
+
+
+async def _django(scope, receive, send):
+    """Granian's ``receive`` returns an awaitable that is not a coroutine, and a2wsgi hands it
+    to ``asyncio.run_coroutine_threadsafe``, which takes coroutines only."""
+
+    async def receive_coroutine():
+        return await receive()
+
+    await _django_in_threads(scope, receive_coroutine, send)
+
+
+application = ThreadReadFastPath(_django)

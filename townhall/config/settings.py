@@ -129,6 +129,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("MAX_REQUEST_BYTES", 64 * 1024)
 
 TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES")
 
+# Threads per process running Django's request cycle (everything but the thread-read fast path).
+REQUEST_THREADS = env.get_int("THREADS", 8)
+
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
