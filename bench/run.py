@@ -1,6 +1,6 @@
-"""Benchmarks: a 200-comment thread read, Townhall vs Isso 0.14; Townhall on Granian vs uvicorn.
+"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn.
 
-Usage: python bench/run.py [--benchmark thread-read,servers] [--duration 10] [--connections 32]
+Usage: python bench/run.py [--benchmark thread-read,servers,widget] [--duration 10] [--runs 15]
 
 thread-read: each server is installed/prepared, started on a free 127.0.0.1
 port, seeded with the same deterministic corpus (bench/corpus.py) through its
@@ -12,9 +12,14 @@ servers: the same seeded Townhall, served by Granian (`townhall serve`) and
 by uvicorn, one at a time, loaded on the thread read and on /healthz
 (bench/asgi_servers.py).
 
+widget: the embed widget of each, Townhall and Isso: the gzip -9 size of
+everything a page downloads for it, and in Chromium (Playwright) the time from
+its script's start to all 200 comments in the DOM, over page loads in fresh
+browser contexts (bench/widget.py).
+
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
-own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`; other
-sections are kept).
+own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
+`widget`; other sections are kept).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import corpus
 import isso_peer
 import report
 import townhall_peer
+import widget
 import wrk
 from report import TIMES
 from support import REPO_DIR, BenchError, RunningPeer, group_memory
@@ -45,6 +51,14 @@ BENCH_KEY = "thread-read-200"
 TARGET_RATIO = 100.0  # Townhall must serve at least 100x Isso's requests/sec
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS_PATH = REPO_DIR / "docs" / "benchmarks.md"
+
+# The options each benchmark uses (the others are left out of its report and JSON).
+WRK_OPTIONS = ("duration", "connections", "threads", "warmup", "timeout")
+OPTIONS = {
+    BENCH_KEY: (*WRK_OPTIONS, "servers"),
+    asgi_servers.BENCH_KEY: WRK_OPTIONS,
+    widget.BENCH_KEY: ("runs",),
+}
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
 PEERS: dict[str, PeerFactory] = {
@@ -132,6 +146,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=lambda text: comma_list(text, PEERS, "server(s)"),
         default=list(PEERS),
         help="thread-read only: comma-separated subset of: " + ", ".join(PEERS),
+    )
+    add_bounded(
+        parser,
+        "--runs",
+        3,
+        100,
+        15,
+        "widget only: measured page loads per widget, each in a new browser context, "
+        f"after {widget.WARMUP_RUNS} unmeasured",
     )
     parser.add_argument(
         "--docs",
@@ -244,15 +267,15 @@ def environment(args: argparse.Namespace, key: str) -> dict[str, Any]:
     apply to this benchmark.
     """
     items = corpus.comments()
-    skip = {"docs", "no_docs", "benchmark"} | ({"servers"} if key != BENCH_KEY else set())
+    used = OPTIONS[key]
     return {
         "benchmark": key,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", "bench/run.py", *sys.argv[1:]]),
         "machine": report.machine(),
         "harness_python": platform.python_version(),
-        "wrk_version": wrk.version(),
-        "options": {k: v for k, v in vars(args).items() if k not in skip},
+        **({"wrk_version": wrk.version()} if "duration" in used else {}),
+        "options": {k: v for k, v in vars(args).items() if k in used},
         "corpus": {
             "seed": corpus.SEED,
             "comments": len(items),
@@ -404,10 +427,20 @@ def server_choice(args: argparse.Namespace) -> None:
     finish(args, env, {"results": results}, lambda: asgi_servers.section_markdown(env, results))
 
 
+def widget_bench(args: argparse.Namespace) -> None:
+    """The embed widget benchmark, Townhall vs Isso: size and render time; print, save, report."""
+    env = environment(args, widget.BENCH_KEY)
+    measured = widget.run_all(args)
+    widget.print_results(measured)
+    finish(args, env, measured, lambda: widget.section_markdown(env, measured))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
+    "widget": widget_bench,
 }
+WRK_BENCHMARKS = {"thread-read", "servers"}
 
 
 def main(argv: list[str]) -> int:
@@ -415,7 +448,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     stop_on_sigterm()
     try:
-        wrk.ensure_installed()
+        if WRK_BENCHMARKS & set(args.benchmark):
+            wrk.ensure_installed()
         for name in args.benchmark:
             print(f"== benchmark {name}", flush=True)
             BENCHMARKS[name](args)

@@ -169,6 +169,9 @@
       this.byId = new Map();
       this.cursor = null;
       this.thread = null;
+      // The first page is asked for before anything is built, so the network and the DOM work
+      // overlap.
+      this.prefetch = this.fetchPage(null);
       this.root = host.shadowRoot || host.attachShadow({ mode: "open" });
       host.dataset.theme = isDark(host) ? "dark" : "light";
       host.setAttribute("lang", this.locale);
@@ -242,12 +245,18 @@
 
     // ---- reading -------------------------------------------------------------------------------
 
-    async load(reset = true) {
+    fetchPage(cursor) {
       const params = new URLSearchParams({ site: this.site, url: this.url, sort: this.sort, limit: this.pageSize });
-      if (!reset && this.cursor) params.set("cursor", this.cursor);
+      if (cursor) params.set("cursor", cursor);
+      return api("/api/v1/threads?" + params);
+    }
+
+    async load(reset = true) {
+      const pending = reset && this.prefetch ? this.prefetch : this.fetchPage(reset ? null : this.cursor);
+      this.prefetch = null;
       this.more.disabled = true;
       try {
-        const page = await api("/api/v1/threads?" + params);
+        const page = await pending;
         this.alert.hidden = true;
         this.thread = page.thread;
         if (reset) { this.roots = []; this.byId.clear(); this.list.replaceChildren(); }
