@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dj_database_url
+import dj_email_url
 
 from townhall.config import env
 
@@ -21,10 +22,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "django_tasks",
+    "django_tasks_db",
     "townhall.core",
     "townhall.sites",
     "townhall.identity",
     "townhall.discussions",
+    "townhall.notifications",
     "townhall.widget",
     "townhall.demo",
 ]
@@ -128,6 +132,22 @@ CORS_PREFLIGHT_MAX_AGE = 600
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("MAX_REQUEST_BYTES", 64 * 1024)
 
 TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES")
+
+# The address readers reach this server at, for links in emails.
+PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+# Email leaves through the database-backed task queue (`townhall worker`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+DEFAULT_FROM_EMAIL = env.get("EMAIL_FROM") or "Townhall <townhall@localhost>"
+EMAIL_URL = env.get("EMAIL_URL")
+if EMAIL_URL:
+    # smtp://user:password@host:587?tls=True, smtps://…, console://
+    globals().update(dj_email_url.parse(EMAIL_URL))
+else:
+    # Without an SMTP server (the demo), each message is written to a file under var/mail/.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_TIMEOUT = 20
 
 # Threads per process running Django's request cycle (everything but the thread-read fast path).
 REQUEST_THREADS = env.get_int("THREADS", 8)

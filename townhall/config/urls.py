@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
+    path("notifications/", include("townhall.notifications.urls")),
     path("", include("townhall.widget.urls")),
     path("t/<slug:slug>/", views.thread_page, name="thread-page"),
     path("", include("townhall.demo.urls")),

@@ -21,6 +21,7 @@ from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
 from townhall.discussions.pages import Article, resolve_article
 from townhall.discussions.rendering import render_markdown
+from townhall.discussions.signals import comment_published
 from townhall.identity.actions import do_create_guest, do_update_guest
 from townhall.identity.models import Commenter
 from townhall.identity.tokens import make_commenter_token
@@ -91,9 +92,26 @@ def do_post_comment(
         comment.save()
         if status == CommentStatus.VISIBLE:
             _bump_thread(thread, count_delta=1)
+            published = comment.pk
+            transaction.on_commit(
+                lambda: comment_published.send(sender=Comment, comment_id=published)
+            )
     return PostedComment(
         comment=comment, commenter=commenter, token=make_commenter_token(commenter)
     )
+
+
+def do_open_thread(site: Site, *, url: str, title: str = "") -> Thread:
+    """The thread of an allowed article, created if it has none yet (e.g. to subscribe to it)."""
+    article = resolve_article(url)
+    if not site.allows_origin(article.origin):
+        raise Forbidden(
+            f"Articles at {article.origin} are not part of site {site.slug!r}.",
+            code="url_not_allowed",
+            field="url",
+        )
+    with transaction.atomic():
+        return _get_or_create_thread(site, article, title=title)
 
 
 def preview_comment_html(site: Site, body: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Literal
 
@@ -10,6 +11,7 @@ from django.utils.cache import get_conditional_response
 from ninja import Query, Router, Status
 
 from townhall.core.clients import client_fingerprint
+from townhall.core.errors import RateLimited
 from townhall.core.ratelimit import enforce_rate
 from townhall.discussions import actions, pages, queries
 from townhall.discussions.hotpath import apply_thread_cache_headers
@@ -28,6 +30,7 @@ from townhall.discussions.schemas import (
     VoteOut,
 )
 from townhall.identity.queries import access_commenter, bearer_token
+from townhall.notifications.api import subscribe_from_request
 from townhall.sites.guards import check_write_origin
 from townhall.sites.queries import access_site
 
@@ -134,6 +137,18 @@ def post_comment(request: HttpRequest, data: CommentIn):
         commenter=commenter,
         client_fingerprint=fingerprint,
     )
+    if data.notify_replies and posted.commenter.email:
+        # A refused subscription (rate limit) leaves the comment standing.
+        with contextlib.suppress(RateLimited):
+            subscribe_from_request(
+                request,
+                site,
+                email=posted.commenter.email,
+                thread=posted.comment.thread,
+                kind="comment",
+                comment=posted.comment,
+            )
+
     status = 201 if posted.comment.status == "visible" else 202
     return Status(status, _posted(posted.comment, posted.token, site.edit_window_seconds))
 

@@ -23,6 +23,9 @@ class CommentIn(Schema):
     body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
     author_name: str | None = Field(None, description="Shown with the comment; 80 characters.")
     author_email: str | None = Field(None, max_length=254, description="Never shown to anyone.")
+    notify_replies: bool = Field(
+        False, description="Email the author about replies to this comment (needs author_email)."
+    )
 
 
 class PreviewIn(Schema):

@@ -1,0 +1,7 @@
+"""What other parts of Townhall may react to. Sent after the transaction commits."""
+
+from django.dispatch import Signal
+
+# A comment became visible to readers: posted visible, or approved by a moderator.
+# Arguments: comment_id.
+comment_published = Signal()
