@@ -17,11 +17,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The demo's mail goes to files under var/mail/ (no SMTP server needed); the worker that sends it
+# runs beside the server and stops with it.
+demo: export TOWNHALL_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 demo: install
 	$(BIN)/townhall migrate --noinput
 	$(BIN)/townhall demo --port $(PORT)
-	@echo "Townhall demo: http://127.0.0.1:$(PORT)/"
-	$(BIN)/townhall serve --host 127.0.0.1 --port $(PORT)
+	@echo "Townhall demo: http://127.0.0.1:$(PORT)/ (mail is written to var/mail/)"
+	@$(BIN)/townhall worker & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/townhall serve --host 127.0.0.1 --port $(PORT)
 
 test: install browser
 	./scripts/test.sh
