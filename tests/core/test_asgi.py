@@ -6,8 +6,16 @@ import asyncio
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.db import connections
 
 from townhall.config.asgi import application
+
+
+@pytest.fixture(autouse=True)
+def _no_connections_left_in_pool_threads(monkeypatch):
+    """Django runs behind a thread pool here; a connection kept open in a pool thread would stop
+    the test database from being dropped (PostgreSQL), so each request closes its own."""
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
 
 
 def asgi_get(path: str, query: bytes = b"") -> tuple[int, dict[bytes, bytes], bytes]:

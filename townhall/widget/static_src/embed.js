@@ -12,7 +12,11 @@
  *
  * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
  * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
- * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted").
+ * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted"). The widget fills the
+ * "notify" slot itself with the email subscription control.
+ *
+ * A page opened at #comment-N (the links in notification emails) scrolls to that comment and
+ * focuses it once the first page is shown: in the shadow root, the browser cannot find it.
  */
 (() => {
   "use strict";
@@ -25,6 +29,7 @@
   const PAGE_SIZE = 20;
   const BUBBLE_DAYS = 7;
   const SORTS = [["newest", "newest"], ["oldest", "oldest"], ["most_voted", "mostVoted"]];
+  const KINDS = ["thread", "replies"];
   const ALLOWED_TAGS = new Set(["P", "BR", "STRONG", "EM", "S", "DEL", "CODE", "PRE", "BLOCKQUOTE",
     "UL", "OL", "LI", "A"]);
 
@@ -39,6 +44,9 @@
     },
     set(key, value) {
       try { localStorage.setItem("townhall:" + key, JSON.stringify(value)); } catch { /* full or blocked */ }
+    },
+    remove(key) {
+      try { localStorage.removeItem("townhall:" + key); } catch { /* blocked */ }
     },
   };
 
@@ -176,6 +184,7 @@
       host.dataset.theme = isDark(host) ? "dark" : "light";
       host.setAttribute("lang", this.locale);
       this.build();
+      addEventListener("hashchange", () => this.reveal());
     }
 
     // Public surface for extensions.
@@ -209,8 +218,9 @@
       for (const name of ["goal", "notify", "live", "inline-feedback"]) {
         this.slots[name] = h("div", { class: "slot", "data-slot": name });
       }
+      this.buildNotify();
       this.form = this.composer({
-        label: this.t("formLabel"), field: this.t("comment"), submit: this.t("post"), withIdentity: true,
+        label: this.t("formLabel"), field: this.t("comment"), submit: this.t("post"), withIdentity: true, withNotify: true,
         onSubmit: (body, fields) => this.post(body, null, fields),
       });
       this.alert = h("div", { class: "alert", role: "alert", hidden: true });
@@ -293,6 +303,108 @@
       this.load(true);
     }
 
+    /* A link to #comment-N: scroll to that comment, highlight it and give it the focus. */
+    reveal() {
+      const match = /^#comment-(\d+)$/.exec(location.hash);
+      const target = match && this.root.getElementById("comment-" + match[1]);
+      if (!target) return;
+      this.root.querySelector(".target")?.classList.remove("target");
+      target.classList.add("target");
+      target.tabIndex = -1;
+      target.scrollIntoView({ block: "center" });
+      target.focus({ preventScroll: true });
+    }
+
+    // ---- notifications -------------------------------------------------------------------------
+
+    /* "Notify of ▾" opens a small form: what to follow, the address, Subscribe. A subscription
+     * made here is remembered with its receipt (per site, article and kind), which cancels it. */
+    buildNotify() {
+      const id = "th-notify";
+      this.notifyToggle = h("button", { type: "button", class: "notify-toggle", "aria-expanded": "false",
+        "aria-controls": id, onclick: () => this.toggleNotify() },
+      this.t("notifyOf"), h("span", { "aria-hidden": "true", text: " ▾" }));
+      this.notifyKind = h("select", {}, KINDS.map((kind) => h("option", { value: kind, text: this.t("notify_" + kind) })));
+      this.notifyEmail = h("input", { type: "email", name: "email", autocomplete: "email", required: true });
+      this.notifySend = h("button", { type: "submit", class: "primary", text: this.t("subscribe") });
+      this.notifyForm = h("form", { id, class: "notify", hidden: true, novalidate: true,
+        onsubmit: (event) => { event.preventDefault(); this.subscribe(); } },
+      h("label", {}, h("span", { text: this.t("notifyOf") }), this.notifyKind),
+      h("label", {}, h("span", { text: this.t("notifyEmail") }), this.notifyEmail),
+      this.notifySend);
+      this.notifyState = h("div", { class: "subscribed" });
+      this.notifyError = h("p", { class: "error notify-error", role: "alert", hidden: true });
+      const slot = this.slots.notify;
+      slot.replaceChildren(this.notifyToggle, this.notifyForm, this.notifyState, this.notifyError);
+      slot.addEventListener("keydown", (event) => {
+        if (event.key === "Escape" && !this.notifyForm.hidden) { this.toggleNotify(false); this.notifyToggle.focus(); }
+      });
+      this.renderNotify();
+    }
+
+    receiptKey(kind) { return `sub:${this.site}:${kind}:${this.url}`; }
+
+    toggleNotify(open = this.notifyForm.hidden) {
+      this.notifyForm.hidden = !open;
+      this.notifyToggle.setAttribute("aria-expanded", String(open));
+      this.notifyError.hidden = true;
+      if (open) {
+        this.notifyEmail.value ||= store.get("me:" + this.site, {}).email || "";
+        this.notifyKind.focus();
+      }
+    }
+
+    renderNotify() {
+      const subscribed = KINDS.filter((kind) => store.get(this.receiptKey(kind)));
+      for (const option of this.notifyKind.options) option.hidden = option.disabled = subscribed.includes(option.value);
+      const free = KINDS.filter((kind) => !subscribed.includes(kind));
+      if (!free.includes(this.notifyKind.value) && free.length) this.notifyKind.value = free[0];
+      this.notifyToggle.hidden = !free.length;
+      if (!free.length) this.toggleNotify(false);
+      this.notifyState.replaceChildren(...subscribed.map((kind) => h("p", {},
+        h("span", { id: "th-sub-" + kind, text: this.t("subscribed_" + kind) }), " ",
+        h("button", { type: "button", class: "link", "data-kind": kind, text: this.t("unsubscribe"),
+          "aria-describedby": `th-sub-${kind} th-sub-hint`, onclick: () => this.unsubscribe(kind) }))),
+      subscribed.length ? h("p", { class: "muted", id: "th-sub-hint", text: this.t("notifyConfirm") }) : "");
+      this.notifyState.hidden = !subscribed.length;
+    }
+
+    async subscribe() {
+      const email = this.notifyEmail.value.trim();
+      const kind = this.notifyKind.value;
+      this.notifyError.hidden = true;
+      this.notifyEmail.removeAttribute("aria-invalid");
+      if (!email) { this.fail(this.notifyError, this.notifyEmail, this.t("notifyNoEmail")); return; }
+      this.notifySend.disabled = true;
+      try {
+        const result = await api("/api/v1/subscriptions", { method: "POST",
+          body: { site: this.site, url: this.url, title: this.title, email, kind } });
+        store.set(this.receiptKey(kind), result.receipt);
+        this.toggleNotify(false);
+        this.renderNotify();
+        this.notifyState.querySelector(`[data-kind="${kind}"]`).focus();
+      } catch (failure) {
+        this.fail(this.notifyError, failure.code === "invalid_email" ? this.notifyEmail : null,
+          failure.code === "rate_limited" ? this.t("notifyRateLimited", { seconds: failure.retryAfter || "60" }) : this.errorText(failure));
+      } finally {
+        this.notifySend.disabled = false;
+      }
+    }
+
+    async unsubscribe(kind) {
+      this.notifyError.hidden = true;
+      try {
+        await api("/api/v1/subscriptions/cancel", { method: "POST", body: { receipt: store.get(this.receiptKey(kind)) } });
+      } catch (failure) {
+        // A receipt the server no longer reads cancels nothing: forget it all the same.
+        if (failure.code !== "invalid_receipt") { this.fail(this.notifyError, null, this.errorText(failure)); return; }
+      }
+      store.remove(this.receiptKey(kind));
+      this.renderNotify();
+      this.notifyToggle.focus();
+      this.announce(this.t("unsubscribed"));
+    }
+
     // ---- rendering -----------------------------------------------------------------------------
 
     when(iso) {
@@ -368,7 +480,7 @@
 
     // ---- writing -------------------------------------------------------------------------------
 
-    composer({ label, field, submit, withIdentity, initial = "", onSubmit, onCancel }) {
+    composer({ label, field, submit, withIdentity, withNotify, initial = "", onSubmit, onCancel }) {
       const me = store.get("me:" + this.site, {});
       const id = "th-" + Math.random().toString(36).slice(2, 8);
       const textarea = h("textarea", { id: id + "-body", rows: withIdentity ? 4 : 3, required: true,
@@ -378,6 +490,13 @@
       const error = h("p", { class: "error", role: "alert", hidden: true });
       const name = withIdentity ? h("input", { id: id + "-name", name: "name", autocomplete: "name", maxlength: 80, value: me.name || "" }) : null;
       const email = withIdentity ? h("input", { id: id + "-email", name: "email", type: "email", autocomplete: "email", value: me.email || "" }) : null;
+      // Replies to one's comment by email: needs an address, typed here or remembered from the form.
+      const notify = withNotify && (email || me.email) ? h("input", { type: "checkbox", name: "notify" }) : null;
+      const syncNotify = () => {
+        if (!email) return;
+        notify.disabled = !email.value.trim();
+        if (notify.disabled) notify.checked = false;
+      };
       const previewButton = h("button", { type: "button", class: "link", text: this.t("preview") });
       const send = h("button", { type: "submit", class: "primary", text: submit });
       const form = h("form", { class: "composer", "aria-label": label, novalidate: true },
@@ -386,10 +505,12 @@
         withIdentity ? h("div", { class: "identity" },
           h("label", {}, h("span", { text: this.t("name") }), name),
           h("label", {}, h("span", { text: this.t("email") }), email)) : null,
+        notify ? h("label", { class: "check" }, notify, h("span", { text: this.t("notifyReplies") })) : null,
         error,
         h("div", { class: "buttons" }, previewButton,
           onCancel ? h("button", { type: "button", class: "link", text: this.t("cancel"), onclick: onCancel }) : null,
           send));
+      if (notify) { syncNotify(); email?.addEventListener("input", syncNotify); }
       previewButton.addEventListener("click", async () => {
         if (preview.hidden) {
           preview.replaceChildren(h("span", { class: "muted", text: "…" }));
@@ -420,6 +541,7 @@
         send.disabled = true;
         try {
           const fields = withIdentity ? { author_name: name.value.trim() || null, author_email: email.value.trim() || null } : {};
+          if (notify?.checked) fields.notify_replies = true;
           if (withIdentity) store.set("me:" + this.site, { name: name.value.trim(), email: email.value.trim() });
           await onSubmit(textarea.value, fields);
           textarea.value = "";
@@ -453,7 +575,8 @@
       const posted = await api("/api/v1/comments", {
         method: "POST", token: this.token,
         body: { site: this.site, url: this.url, title: this.title, body, parent_id: parent ? parent.id : null,
-          author_name: fields.author_name ?? (me.name || null), author_email: fields.author_email ?? (me.email || null) },
+          author_name: fields.author_name ?? (me.name || null), author_email: fields.author_email ?? (me.email || null),
+          notify_replies: Boolean(fields.notify_replies) },
       });
       this.remember(posted, body);
       const comment = { ...posted.comment, replies: [] };
@@ -468,7 +591,8 @@
       }
       if (comment.status === "visible") this.thread.comment_count += 1;
       this.updateCount();
-      this.announce(comment.status === "visible" ? this.t("posted") : this.t("held"));
+      this.announce((comment.status === "visible" ? this.t("posted") : this.t("held"))
+        + (fields.notify_replies ? " " + this.t("notifyConfirm") : ""));
       this.emit("posted", { comment });
       this.root.getElementById("comment-" + comment.id)?.scrollIntoView({ block: "nearest" });
       return comment;
@@ -479,8 +603,8 @@
       if (slot.firstChild) { slot.querySelector("textarea").focus(); return; }
       const close = () => { slot.replaceChildren(); article.querySelector(".actions button.link")?.focus(); };
       const reply = this.composer({
-        label: this.t("replyTo", { name: comment.author_name }), field: this.t("replyField"), submit: this.t("postReply"),
-        onSubmit: async (body) => { await this.post(body, comment); slot.replaceChildren(); },
+        label: this.t("replyTo", { name: comment.author_name }), field: this.t("replyField"), submit: this.t("postReply"), withNotify: true,
+        onSubmit: async (body, fields) => { await this.post(body, comment, fields); slot.replaceChildren(); },
         onCancel: close,
       });
       reply.element.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
@@ -592,7 +716,7 @@
       const widget = new Widget(host, options);
       widgets.push(widget);
       for (const fn of extensions) fn(widget);
-      widget.load(true).then(() => widget.bubble());
+      widget.load(true).then(() => { widget.reveal(); widget.bubble(); });
     }
   }
 
