@@ -3,14 +3,15 @@ is only ever sent by tasks (``tasks.py``), after commit."""
 
 from __future__ import annotations
 
-import secrets
+import operator
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any, NamedTuple
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from townhall.core.errors import BadRequest
@@ -22,10 +23,15 @@ from townhall.notifications.models import (
     Subscriber,
     Subscription,
     SubscriptionKind,
+    _nonce,
 )
 from townhall.sites.models import Site
 
 MAX_ATTEMPTS = 8
+DIGEST_PERIODS = {Frequency.HOURLY: timedelta(hours=1), Frequency.DAILY: timedelta(days=1)}
+# A pending delivery of an immediate subscriber that no task has sent after this long (its task
+# was lost, or its subscriber left a digest for immediate mail) is sent by the periodic sweep.
+ORPHANED_AFTER = timedelta(minutes=5)
 
 
 def normalize_email(email: str) -> str:
@@ -41,12 +47,15 @@ class Subscribed(NamedTuple):
 RECEIPT_SALT = "townhall.notifications.receipt"
 
 
-def make_receipt(subscription: Subscription | None) -> str:
-    """A token that cancels the subscription this request created, and nothing otherwise; both
-    look alike, so the answer never tells whether the address was subscribed before."""
-    if subscription is None:
-        return signing.dumps({"s": 0, "n": secrets.token_urlsafe(12)}, salt=RECEIPT_SALT)
-    return signing.dumps({"s": subscription.pk, "n": subscription.receipt_nonce}, salt=RECEIPT_SALT)
+def make_receipt(thread: Thread, subscription: Subscription | None) -> str:
+    """A token that cancels the subscription this request created, and nothing otherwise.
+
+    Both look alike (the article's thread and a random nonce of the same length): a signed value
+    is readable by anyone, so it must not carry the subscription's id or a "nothing created"
+    mark, which would tell whether the address was subscribed before.
+    """
+    nonce = subscription.receipt_nonce if subscription is not None else _nonce()
+    return signing.dumps({"t": thread.pk, "n": nonce}, salt=RECEIPT_SALT)
 
 
 def do_cancel_by_receipt(receipt: str) -> None:
@@ -55,8 +64,15 @@ def do_cancel_by_receipt(receipt: str) -> None:
         payload = signing.loads(receipt, salt=RECEIPT_SALT, max_age=400 * 24 * 3600)
     except signing.BadSignature:
         raise BadRequest("The receipt is not valid.", code="invalid_receipt") from None
+    thread_id, nonce = (payload.get("t"), payload.get("n")) if isinstance(payload, dict) else (0, 0)
+    if not isinstance(thread_id, int) or not isinstance(nonce, str) or not nonce:
+        raise BadRequest("The receipt is not valid.", code="invalid_receipt")
     with transaction.atomic():
-        Subscription.objects.filter(pk=payload.get("s"), receipt_nonce=payload.get("n")).delete()
+        subscriptions = Subscription.objects.filter(thread_id=thread_id, receipt_nonce=nonce)
+        subscriber_ids = list(subscriptions.values_list("subscriber_id", flat=True))
+        subscriptions.delete()
+        for subscriber_id in subscriber_ids:
+            _drop_unfollowed_pending(subscriber_id)
 
 
 def do_subscribe(
@@ -90,7 +106,7 @@ def do_subscribe(
             kind=kind,
             comment=comment if kind == SubscriptionKind.COMMENT else None,
         )
-    receipt = make_receipt(subscription if created else None)
+    receipt = make_receipt(thread, subscription if created else None)
     return Subscribed(subscriber, subscriber.confirmed_at is None, receipt)
 
 
@@ -109,10 +125,16 @@ def do_unsubscribe(subscriber: Subscriber, *, subscription_id: int | None = None
         if subscription_id is not None:
             subscriptions = subscriptions.filter(pk=subscription_id)
         removed, _ = subscriptions.delete()
-        Delivery.objects.filter(subscriber=subscriber, status=DeliveryStatus.PENDING).exclude(
-            subscriber__subscriptions__isnull=False
-        ).delete()
+        _drop_unfollowed_pending(subscriber.pk)
     return removed
+
+
+def _drop_unfollowed_pending(subscriber_id: int) -> None:
+    """Drops a subscriber's pending mail about threads it no longer follows."""
+    followed = Subscription.objects.filter(subscriber_id=subscriber_id).values("thread_id")
+    Delivery.objects.filter(subscriber_id=subscriber_id, status=DeliveryStatus.PENDING).exclude(
+        comment__thread_id__in=followed
+    ).delete()
 
 
 def do_set_frequency(subscriber: Subscriber, frequency: str) -> None:
@@ -195,58 +217,118 @@ def _ancestors(comment: Comment) -> list[dict[str, Any]]:
     return chain
 
 
+def _due(now: datetime) -> Q:
+    """Pending deliveries that may be tried now (never tried, or their back-off is over)."""
+    return Q(status=DeliveryStatus.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
 def claim_deliveries(ids: Iterable[int]) -> list[Delivery]:
     """Marks pending, due deliveries as being sent and returns them; a delivery claimed by one
-    worker is never returned to another (row locks on PostgreSQL; SQLite writes one at a time)."""
+    worker is never returned to another (row locks on PostgreSQL; SQLite writes one at a time).
+
+    Pending mail about a comment that is no longer visible (deleted, or hidden by a moderator
+    since) is dropped instead.
+    """
     now = timezone.now()
     with transaction.atomic():
         rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(ids), status=DeliveryStatus.PENDING)
-            .exclude(next_attempt_at__gt=now)
-            .values_list("pk", flat=True)
+            # Only the deliveries' rows: a comment row locked by a vote must not hide them.
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(_due(now), pk__in=list(ids))
+            .values_list("pk", "comment__status")
         )
-        Delivery.objects.filter(pk__in=rows, status=DeliveryStatus.PENDING).update(
+        withdrawn = [pk for pk, status in rows if status != CommentStatus.VISIBLE]
+        claimed = [pk for pk, status in rows if status == CommentStatus.VISIBLE]
+        if withdrawn:
+            Delivery.objects.filter(pk__in=withdrawn, status=DeliveryStatus.PENDING).delete()
+        Delivery.objects.filter(pk__in=claimed, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.SENDING, attempts=F("attempts") + 1
         )
     return list(
         Delivery.objects.select_related("subscriber__site", "comment__thread", "comment")
-        .filter(pk__in=rows)
+        .filter(pk__in=claimed)
         .order_by("pk")
     )
 
 
-def claim_digest(subscriber_id: int) -> list[Delivery]:
-    """Claims every pending delivery of one digest subscriber, oldest first."""
-    ids = Delivery.objects.filter(
-        subscriber_id=subscriber_id, status=DeliveryStatus.PENDING
-    ).values_list("pk", flat=True)
-    return claim_deliveries(list(ids))
+def due_immediate_deliveries(now: datetime | None = None, limit: int = 5000) -> list[int]:
+    """Pending mail of immediate subscribers that is due and that no queued task will send:
+    retries whose back-off is over, and deliveries left behind (see ``ORPHANED_AFTER``)."""
+    now = now or timezone.now()
+    return list(
+        Delivery.objects.filter(
+            status=DeliveryStatus.PENDING,
+            subscriber__frequency=Frequency.IMMEDIATE,
+            subscriber__confirmed_at__isnull=False,
+        )
+        .filter(
+            Q(next_attempt_at__lte=now)
+            | Q(next_attempt_at__isnull=True, created__lte=now - ORPHANED_AFTER)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
-def due_digest_subscribers(now=None) -> list[int]:
+def _digest_due(now: datetime) -> Q:
+    """Subscribers whose digest is due: their period has passed since their last digest, and
+    since the oldest mail it would carry (so the first comment after a quiet spell waits for the
+    others of its hour or day instead of going out alone at once)."""
+    per_frequency = []
+    for frequency, period in DIGEST_PERIODS.items():
+        cutoff = now - period
+        waiting = Delivery.objects.filter(_due(now), subscriber=OuterRef("pk"), created__lte=cutoff)
+        per_frequency.append(
+            Q(frequency=frequency)
+            & (Q(last_digest_at__isnull=True) | Q(last_digest_at__lte=cutoff))
+            & Q(Exists(waiting))
+        )
+    return reduce(operator.or_, per_frequency) & Q(confirmed_at__isnull=False)
+
+
+def due_digest_subscribers(now: datetime | None = None) -> list[int]:
     """Confirmed digest subscribers with pending mail whose period has passed."""
     now = now or timezone.now()
-    due: list[int] = []
-    for frequency, period in (
-        (Frequency.HOURLY, timedelta(hours=1)),
-        (Frequency.DAILY, timedelta(days=1)),
-    ):
-        subscribers = (
-            Subscriber.objects.filter(frequency=frequency, confirmed_at__isnull=False)
-            .filter(deliveries__status=DeliveryStatus.PENDING)
-            .exclude(last_digest_at__gt=now - period)
-            .values_list("pk", flat=True)
-            .distinct()
-        )
-        due.extend(subscribers)
-    return due
+    return list(Subscriber.objects.filter(_digest_due(now)).values_list("pk", flat=True))
 
 
-def do_mark_digest_sent(subscriber_id: int, deliveries: Iterable[Delivery]) -> None:
+class Digest(NamedTuple):
+    deliveries: list[Delivery]
+    previous_digest_at: datetime | None  # put back if the digest cannot be sent
+
+
+def claim_digest(subscriber_id: int, now: datetime | None = None) -> Digest:
+    """Claims every pending, due delivery of one digest subscriber whose digest is due, oldest
+    first, and records the digest as sent now, so a second claim (two workers, or the sweep
+    queued twice) finds it not due and sends no second digest in the same period."""
+    now = now or timezone.now()
     with transaction.atomic():
-        do_mark_sent(deliveries)
-        Subscriber.objects.filter(pk=subscriber_id).update(last_digest_at=timezone.now())
+        subscriber: Subscriber | None = (
+            Subscriber.objects.select_for_update()
+            .filter(_digest_due(now), pk=subscriber_id)
+            .first()
+        )
+        if subscriber is None:
+            return Digest([], None)
+        ids = list(
+            Delivery.objects.filter(_due(now), subscriber_id=subscriber_id).values_list(
+                "pk", flat=True
+            )
+        )
+        deliveries = claim_deliveries(ids)
+        if deliveries:
+            Subscriber.objects.filter(pk=subscriber_id).update(last_digest_at=now)
+    return Digest(deliveries, subscriber.last_digest_at)
+
+
+def do_mark_digest_failed(subscriber_id: int, digest: Digest, error: str) -> None:
+    """The digest could not be sent: its mail waits for a retry, and the period is not used."""
+    with transaction.atomic():
+        for delivery in digest.deliveries:
+            do_mark_failed(delivery, error)
+        Subscriber.objects.filter(pk=subscriber_id).update(last_digest_at=digest.previous_digest_at)
 
 
 def do_mark_sent(deliveries: Iterable[Delivery]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -53,7 +55,8 @@ def comment_item(delivery: Delivery) -> dict:
     comment = delivery.comment
     return {
         "author": comment.author_name,
-        "excerpt": Truncator(strip_tags(comment.body_html)).chars(300),
+        # Plain text: the templates escape it again where it goes into HTML.
+        "excerpt": Truncator(unescape(strip_tags(comment.body_html)).strip()).chars(300),
         "url": f"{comment.thread.url}#comment-{comment.pk}",
         "thread_title": comment.thread.title or comment.thread.url,
         "is_reply": delivery.reason != "thread",

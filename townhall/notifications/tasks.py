@@ -3,7 +3,9 @@ database backend). Requests only ever enqueue these, after their transaction com
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import timedelta
 
 from django.core.mail import get_connection
 from django.utils import timezone
@@ -11,10 +13,11 @@ from django_tasks import task
 
 from townhall.discussions.models import Comment
 from townhall.notifications import actions, emails
-from townhall.notifications.models import Subscriber
+from townhall.notifications.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
 BATCH = 100
+CONFIRMATION_ATTEMPTS = 5
 
 
 @task()
@@ -24,9 +27,13 @@ def fan_out_comment(comment_id: int) -> int:
     if comment is None:
         return 0
     ids = actions.do_record_deliveries(comment)
+    _enqueue_in_batches(ids)
+    return len(ids)
+
+
+def _enqueue_in_batches(ids: list[int]) -> None:
     for start in range(0, len(ids), BATCH):
         send_deliveries.enqueue(ids[start : start + BATCH])
-    return len(ids)
 
 
 @task()
@@ -35,8 +42,15 @@ def send_deliveries(delivery_ids: list[int]) -> int:
     deliveries = actions.claim_deliveries(delivery_ids)
     if not deliveries:
         return 0
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as error:  # the SMTP server is away or refuses us: all of them later
+        for delivery in deliveries:
+            _retry_later(delivery, error)
+        return 0
     sent = 0
-    with get_connection() as connection:
+    try:
         for delivery in deliveries:
             try:
                 connection.send_messages([emails.notification_message(delivery)])
@@ -46,20 +60,37 @@ def send_deliveries(delivery_ids: list[int]) -> int:
             # Marked one by one, so a worker stopped mid-batch never sends these again.
             actions.do_mark_sent([delivery])
             sent += 1
+    finally:
+        with contextlib.suppress(Exception):  # the mail is out (or set to retry) either way
+            connection.close()
     return sent
 
 
-def _retry_later(delivery, error: Exception) -> None:
+def _retry_later(delivery: Delivery, error: Exception) -> None:
     delay = actions.do_mark_failed(delivery, f"{type(error).__name__}: {error}")
     logger.warning(
-        "notification %s not sent (attempt %s): %s", delivery.pk, delivery.attempts + 1, error
+        "notification %s not sent (attempt %s of %s): %s",
+        delivery.pk,
+        delivery.attempts,
+        actions.MAX_ATTEMPTS,
+        error,
     )
     if delay is not None:
+        # The worker's periodic sweep (queue_due_retries) would find it too; this is on time.
         send_deliveries.using(run_after=timezone.now() + delay).enqueue([delivery.pk])
 
 
+def queue_due_retries() -> int:
+    """Queues the immediate mail that is due and that no queued task will send: retries whose
+    back-off is over, and deliveries whose task was lost. Run by `townhall worker`'s scheduler
+    every minute; sending stays with the tasks it queues, which claim each delivery once."""
+    ids = actions.due_immediate_deliveries()
+    _enqueue_in_batches(ids)
+    return len(ids)
+
+
 @task()
-def send_confirmation(subscriber_id: int) -> bool:
+def send_confirmation(subscriber_id: int, attempt: int = 1) -> bool:
     subscriber = (
         Subscriber.objects.select_related("site")
         .filter(pk=subscriber_id, confirmed_at__isnull=True)
@@ -67,7 +98,20 @@ def send_confirmation(subscriber_id: int) -> bool:
     )
     if subscriber is None:
         return False
-    emails.confirmation_message(subscriber).send()
+    try:
+        emails.confirmation_message(subscriber).send()
+    except Exception as error:  # the reader is waiting for this one: try again a few times
+        logger.warning(
+            "confirmation for subscriber %s not sent (attempt %s): %s",
+            subscriber_id,
+            attempt,
+            error,
+        )
+        if attempt < CONFIRMATION_ATTEMPTS:
+            send_confirmation.using(
+                run_after=timezone.now() + timedelta(minutes=2**attempt)
+            ).enqueue(subscriber_id, attempt + 1)
+        return False
     return True
 
 
@@ -82,16 +126,15 @@ def send_due_digests() -> int:
 
 @task()
 def send_digest(subscriber_id: int) -> int:
-    deliveries = actions.claim_digest(subscriber_id)
-    if not deliveries:
+    digest = actions.claim_digest(subscriber_id)
+    if not digest.deliveries:
         return 0
-    subscriber = deliveries[0].subscriber
+    subscriber = digest.deliveries[0].subscriber
     try:
-        emails.digest_message(subscriber, deliveries).send()
+        emails.digest_message(subscriber, digest.deliveries).send()
     except Exception as error:
-        for delivery in deliveries:
-            actions.do_mark_failed(delivery, f"{type(error).__name__}: {error}")
+        actions.do_mark_digest_failed(subscriber_id, digest, f"{type(error).__name__}: {error}")
         logger.warning("digest for subscriber %s not sent: %s", subscriber_id, error)
         return 0
-    actions.do_mark_digest_sent(subscriber_id, deliveries)
-    return len(deliveries)
+    actions.do_mark_sent(digest.deliveries)
+    return len(digest.deliveries)

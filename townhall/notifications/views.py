@@ -78,8 +78,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             actions.do_set_frequency(subscriber, request.POST["frequency"])
             subscriber.refresh_from_db()
             notice = "Saved."
-        elif request.POST.get("remove", "").isdigit():
-            actions.do_unsubscribe(subscriber, subscription_id=int(request.POST["remove"]))
+        elif (remove := _subscription_id(request.POST.get("remove", ""))) is not None:
+            actions.do_unsubscribe(subscriber, subscription_id=remove)
             notice = "Removed."
     subscriptions = Subscription.objects.filter(subscriber=subscriber).select_related(
         "thread", "comment"
@@ -95,3 +95,10 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
         },
     )
+
+
+def _subscription_id(value: str) -> int | None:
+    """A subscription id from a form, or None ("²".isdigit() is true, int("²") is an error)."""
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)

@@ -13,7 +13,8 @@ logger = logging.getLogger("townhall.worker")
 class Command(BaseCommand):
     help = (
         "Run the background worker: sends notification email (django-tasks, database backend) "
-        "and, every minute, queues the digests that are due. Run one or more beside the server."
+        "and, every minute, queues the digests and the retries that are due. Run one or more "
+        "beside the server."
     )
 
     def add_arguments(self, parser):
@@ -44,9 +45,10 @@ class Command(BaseCommand):
             stop.set()
 
     def schedule(self) -> None:
-        from townhall.notifications.tasks import send_due_digests
+        from townhall.notifications.tasks import queue_due_retries, send_due_digests
 
         send_due_digests.enqueue()
+        queue_due_retries()
 
     def schedule_forever(self, stop: threading.Event, every: float) -> None:
         while not stop.is_set():
