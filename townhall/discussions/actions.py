@@ -21,7 +21,7 @@ from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
 from townhall.discussions.pages import Article, resolve_article
 from townhall.discussions.rendering import render_markdown
-from townhall.discussions.signals import comment_published
+from townhall.discussions.signals import comment_held, comment_published
 from townhall.identity.actions import do_create_guest, do_update_guest
 from townhall.identity.models import Commenter
 from townhall.identity.tokens import make_commenter_token
@@ -96,6 +96,9 @@ def do_post_comment(
             transaction.on_commit(
                 lambda: comment_published.send(sender=Comment, comment_id=published)
             )
+        else:
+            held = comment.pk
+            transaction.on_commit(lambda: comment_held.send(sender=Comment, comment_id=held))
     return PostedComment(
         comment=comment, commenter=commenter, token=make_commenter_token(commenter)
     )

@@ -5,3 +5,6 @@ from django.dispatch import Signal
 # A comment became visible to readers: posted visible, or approved by a moderator.
 # Arguments: comment_id.
 comment_published = Signal()
+
+# A new comment waits for a moderator. Arguments: comment_id.
+comment_held = Signal()

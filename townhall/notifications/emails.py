@@ -81,3 +81,22 @@ def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     context = {"confirm_url": link(reverse("notifications-confirm", args=[token]))}
     subject = f"Confirm your email for comment notifications on {subscriber.site.name}"
     return _message(subscriber, subject, "confirm", context, list_headers=False)
+
+
+def moderator_alert_message(site, waiting: int) -> EmailMultiAlternatives:
+    """To the site's moderators: comments wait in the queue (no reader data in the mail)."""
+    queue_url = link("/admin/townhall_discussions/comment/?status__exact=pending")
+    context = {"site": site, "waiting": waiting, "queue_url": queue_url}
+    verb = "waits" if waiting == 1 else "wait"
+    subject = f"{waiting} comment{'s' if waiting != 1 else ''} {verb} for moderation on {site.name}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("notifications/email/moderators.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(site.moderator_emails),
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(
+        render_to_string("notifications/email/moderators.html", context), "text/html"
+    )
+    return message

@@ -7,11 +7,12 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.core.mail import get_connection
 from django.utils import timezone
 from django_tasks import task
 
-from townhall.discussions.models import Comment
+from townhall.discussions.models import Comment, CommentStatus
 from townhall.notifications import actions, emails
 from townhall.notifications.models import Delivery, Subscriber
 
@@ -138,3 +139,21 @@ def send_digest(subscriber_id: int) -> int:
         return 0
     actions.do_mark_sent(digest.deliveries)
     return len(digest.deliveries)
+
+
+MODERATOR_ALERT_SECONDS = 10 * 60
+
+
+@task()
+def alert_moderators(comment_id: int) -> int:
+    """Tells the site's moderators that comments wait for them: at most one email every ten
+    minutes per site, however many comments are held in that time."""
+    comment = Comment.objects.select_related("thread__site").filter(pk=comment_id).first()
+    if comment is None or not comment.thread.site.moderator_emails:
+        return 0
+    site = comment.thread.site
+    if not cache.add(f"moderator-alert:{site.pk}", 1, MODERATOR_ALERT_SECONDS):
+        return 0
+    waiting = Comment.objects.filter(thread__site=site, status=CommentStatus.PENDING).count()
+    emails.moderator_alert_message(site, waiting).send()
+    return len(site.moderator_emails)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -17,6 +19,7 @@ def do_create_site(
     moderation_mode: str = ModerationMode.POST,
     edit_window_seconds: int = 15 * 60,
     max_depth: int = 10,
+    moderator_emails: list[str] | None = None,
 ) -> Site:
     """Creates a site with normalized origins.
 
@@ -32,6 +35,14 @@ def do_create_site(
         normalized = sorted({normalize_origin(origin) for origin in origins})
     except InvalidOrigin as error:
         raise BadRequest(str(error), field="origins") from None
+    moderators = sorted({email.strip().lower() for email in moderator_emails or []})
+    for email in moderators:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise BadRequest(
+                f"{email!r} is not an email address.", field="moderator_emails"
+            ) from None
     with transaction.atomic():
         if Site.objects.filter(slug=slug).exists():
             raise Conflict(f"A site {slug!r} exists already.")
@@ -42,6 +53,7 @@ def do_create_site(
             moderation_mode=moderation_mode,
             edit_window_seconds=edit_window_seconds,
             max_depth=max_depth,
+            moderator_emails=moderators,
         )
         transaction.on_commit(forget_allowed_origins)
     return site

@@ -27,6 +27,8 @@ class Site(models.Model):
     post_rate_per_client = models.CharField(max_length=16, default="10/m")
     post_rate_per_identity = models.CharField(max_length=16, default="5/m")
     vote_rate_per_client = models.CharField(max_length=16, default="60/m")
+    # Told by email when comments wait in the moderation queue.
+    moderator_emails = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -23,6 +23,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--edit-window", type=int, default=15 * 60, help="Seconds.")
         parser.add_argument("--max-depth", type=int, default=10)
+        parser.add_argument(
+            "--moderator-email",
+            action="append",
+            default=[],
+            dest="moderator_emails",
+            help="Told by email when comments wait for moderation (repeat for several).",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -33,6 +40,7 @@ class Command(BaseCommand):
                 moderation_mode=options["moderation"],
                 edit_window_seconds=options["edit_window"],
                 max_depth=options["max_depth"],
+                moderator_emails=options["moderator_emails"],
             )
         except TownhallError as error:
             raise CommandError(error.message) from None
