@@ -1,6 +1,7 @@
-"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn.
+"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn; email.
 
-Usage: python bench/run.py [--benchmark thread-read,servers,widget] [--duration 10] [--runs 15]
+Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications]
+                           [--duration 10] [--runs 15] [--subscribers 10000]
 
 thread-read: each server is installed/prepared, started on a free 127.0.0.1
 port, seeded with the same deterministic corpus (bench/corpus.py) through its
@@ -17,9 +18,16 @@ everything a page downloads for it, and in Chromium (Playwright) the time from
 its script's start to all 200 comments in the DOM, over page loads in fresh
 browser contexts (bench/widget.py).
 
+notifications: one comment on a thread with 10,000 subscribers, on a fresh
+SQLite database: the time `townhall worker` takes to record the 10,000
+deliveries and queue their send batches, then the time 1 and 2 workers take
+to send them all to an SMTP sink (aiosmtpd), beside the pace at which that
+sink accepts the same messages from a plain smtplib loop
+(bench/notifications.py).
+
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
 own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
-`widget`; other sections are kept).
+`widget`, `notifications`; other sections are kept).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from typing import Any
 import asgi_servers
 import corpus
 import isso_peer
+import notifications
 import report
 import townhall_peer
 import widget
@@ -58,6 +67,7 @@ OPTIONS = {
     BENCH_KEY: (*WRK_OPTIONS, "servers"),
     asgi_servers.BENCH_KEY: WRK_OPTIONS,
     widget.BENCH_KEY: ("runs",),
+    notifications.BENCH_KEY: ("subscribers",),
 }
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
@@ -155,6 +165,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         15,
         "widget only: measured page loads per widget, each in a new browser context, "
         f"after {widget.WARMUP_RUNS} unmeasured",
+    )
+    add_bounded(
+        parser,
+        "--subscribers",
+        100,
+        20_000,
+        notifications.SUBSCRIBERS,
+        "notifications only: subscribers of the thread, each sent one message per run",
     )
     parser.add_argument(
         "--docs",
@@ -435,10 +453,19 @@ def widget_bench(args: argparse.Namespace) -> None:
     finish(args, env, measured, lambda: widget.section_markdown(env, measured))
 
 
+def notifications_bench(args: argparse.Namespace) -> None:
+    """The notifications benchmark: one comment's email, queued and sent; print, save, report."""
+    env = environment(args, notifications.BENCH_KEY)
+    measured = notifications.run_all(args)
+    notifications.print_results(measured)
+    finish(args, env, measured, lambda: notifications.section_markdown(env, measured))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
     "widget": widget_bench,
+    "notifications": notifications_bench,
 }
 WRK_BENCHMARKS = {"thread-read", "servers"}
 
