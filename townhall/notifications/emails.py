@@ -6,6 +6,8 @@ from html import unescape
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import strip_tags
@@ -19,8 +21,8 @@ def link(path: str) -> str:
     return settings.PUBLIC_URL + path
 
 
-def _manage_links(subscriber: Subscriber) -> dict[str, str]:
-    token = tokens.make_token(subscriber, tokens.MANAGE)
+def _manage_links(subscriber: Subscriber, token: str | None = None) -> dict[str, str]:
+    token = token or tokens.make_token(subscriber, tokens.MANAGE)
     return {
         "unsubscribe_url": link(reverse("notifications-unsubscribe", args=[token])),
         "manage_url": link(reverse("notifications-manage", args=[token])),
@@ -28,12 +30,18 @@ def _manage_links(subscriber: Subscriber) -> dict[str, str]:
 
 
 def _message(
-    subscriber: Subscriber, subject: str, template: str, context: dict, *, list_headers: bool
+    subscriber: Subscriber,
+    subject: str,
+    template: str,
+    context: dict,
+    *,
+    list_headers: bool,
+    token: str | None = None,
 ) -> EmailMultiAlternatives:
     context = {"site": subscriber.site, "subscriber": subscriber, **context}
     headers = {"Auto-Submitted": "auto-generated"}
     if list_headers:
-        links = _manage_links(subscriber)
+        links = _manage_links(subscriber, token)
         context.update(links)
         # RFC 2369 and RFC 8058: mail clients offer an unsubscribe button that POSTs here.
         headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>"
@@ -63,10 +71,14 @@ def comment_item(delivery: Delivery) -> dict:
     }
 
 
+def _notification_subject(item: dict) -> str:
+    verb = "replied to you" if item["is_reply"] else "commented"
+    return f"{item['author']} {verb} on “{Truncator(item['thread_title']).chars(80)}”"
+
+
 def notification_message(delivery: Delivery) -> EmailMultiAlternatives:
     item = comment_item(delivery)
-    verb = "replied to you" if item["is_reply"] else "commented"
-    subject = f"{item['author']} {verb} on “{Truncator(item['thread_title']).chars(80)}”"
+    subject = _notification_subject(item)
     return _message(delivery.subscriber, subject, "comment", {"item": item}, list_headers=True)
 
 
@@ -100,3 +112,51 @@ def moderator_alert_message(site, waiting: int) -> EmailMultiAlternatives:
         render_to_string("notifications/email/moderators.html", context), "text/html"
     )
     return message
+
+
+# ---- mail merge: one rendering per comment, a copy per recipient -----------------------------
+
+RECIPIENT_PLACEHOLDER = "townhall-recipient@placeholder.invalid"
+TOKEN_PLACEHOLDER = "TOWNHALLTOKENPLACEHOLDERxxxxxxxxxxxxxxxxxxxx"  # noqa: S105 (not a secret)
+MESSAGE_ID_PLACEHOLDER = "<townhall-message-id-placeholder@townhall.invalid>"
+
+
+class MergedNotification:
+    """The notification about one comment, rendered and serialized once; each recipient's copy
+    differs only by address, links and Message-ID, substituted in the bytes.
+
+    ``for_recipient`` returns None when the serialized form does not hold the placeholders
+    intact (an encoding that splits them); the caller then builds that message the usual way.
+    """
+
+    def __init__(self, delivery: Delivery) -> None:
+        template = Subscriber(
+            pk=0, site=delivery.subscriber.site, email=RECIPIENT_PLACEHOLDER, token_nonce=""
+        )
+        message = _message(
+            template,
+            _notification_subject(comment_item(delivery)),
+            "comment",
+            {"item": comment_item(delivery)},
+            list_headers=True,
+            token=TOKEN_PLACEHOLDER,
+        )
+        message.extra_headers["Message-ID"] = MESSAGE_ID_PLACEHOLDER
+        self.from_email = message.from_email
+        self.raw = message.message().as_bytes(linesep="\r\n")
+        self.usable = all(
+            placeholder.encode() in self.raw
+            for placeholder in (RECIPIENT_PLACEHOLDER, TOKEN_PLACEHOLDER, MESSAGE_ID_PLACEHOLDER)
+        )
+
+    def for_recipient(self, subscriber: Subscriber) -> bytes | None:
+        if not self.usable or not subscriber.email.isascii():
+            return None
+        raw = (
+            self.raw.replace(RECIPIENT_PLACEHOLDER.encode(), subscriber.email.encode())
+            .replace(
+                TOKEN_PLACEHOLDER.encode(), tokens.make_token(subscriber, tokens.MANAGE).encode()
+            )
+            .replace(MESSAGE_ID_PLACEHOLDER.encode(), make_msgid(domain=DNS_NAME).encode())
+        )
+        return None if b"TOWNHALLTOKEN" in raw or b"placeholder.invalid" in raw else raw

@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.core.cache import cache
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.utils import timezone
 from django_tasks import task
 
@@ -50,21 +52,41 @@ def send_deliveries(delivery_ids: list[int]) -> int:
         for delivery in deliveries:
             _retry_later(delivery, error)
         return 0
-    sent = 0
+    merged: dict[tuple[int, str], emails.MergedNotification] = {}
+    sent: list[Delivery] = []
     try:
         for delivery in deliveries:
             try:
-                connection.send_messages([emails.notification_message(delivery)])
+                _send_one(connection, delivery, merged)
             except Exception as error:  # SMTP refused or dropped: retry later
                 _retry_later(delivery, error)
                 continue
-            # Marked one by one, so a worker stopped mid-batch never sends these again.
-            actions.do_mark_sent([delivery])
-            sent += 1
+            sent.append(delivery)
     finally:
+        # Claimed deliveries are never claimed again, so marking the batch at its end cannot
+        # send anything twice, even if the worker stops before it gets here.
+        actions.do_mark_sent(sent)
         with contextlib.suppress(Exception):  # the mail is out (or set to retry) either way
             connection.close()
-    return sent
+    return len(sent)
+
+
+def _send_one(
+    connection, delivery: Delivery, merged: dict[tuple[int, str], emails.MergedNotification]
+) -> None:
+    """Over SMTP, a copy of the comment's message rendered once (mail merge); otherwise, or
+    when a copy cannot be made, the message built for this recipient alone."""
+    smtp = getattr(connection, "connection", None)
+    if isinstance(connection, SMTPBackend) and smtp is not None:
+        key = (delivery.comment_id, delivery.reason)
+        if key not in merged:
+            merged[key] = emails.MergedNotification(delivery)
+        raw = merged[key].for_recipient(delivery.subscriber)
+        if raw is not None:
+            sender = parseaddr(merged[key].from_email)[1]
+            smtp.sendmail(sender, [delivery.subscriber.email], raw)
+            return
+    connection.send_messages([emails.notification_message(delivery)])
 
 
 def _retry_later(delivery: Delivery, error: Exception) -> None:

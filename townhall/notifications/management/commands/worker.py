@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch", action="store_true", help="Run every task that is due, then exit."
         )
-        parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
+        parser.add_argument(
+            "--interval", type=float, default=0.5, help="Seconds between polls for new tasks."
+        )
         parser.add_argument("--schedule-every", type=float, default=60.0)
 
     def handle(self, *args, **options):
