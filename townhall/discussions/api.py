@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response
@@ -26,6 +25,7 @@ from townhall.discussions.schemas import (
     PreviewIn,
     PreviewOut,
     ThreadPageOut,
+    ThreadQuery,
     VoteIn,
     VoteOut,
 )
@@ -41,19 +41,12 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: Error
 
 
 @router.get("/threads", response={200: ThreadPageOut, 304: None, **ERRORS})
-def get_thread(
-    request: HttpRequest,
-    site: str,
-    url: str,
-    sort: Literal["newest", "oldest", "most_voted"] = "newest",
-    limit: int = Query(pages.DEFAULT_LIMIT, ge=1, le=pages.MAX_LIMIT),
-    cursor: str | None = None,
-) -> HttpResponse:
+def get_thread(request: HttpRequest, params: Query[ThreadQuery]) -> HttpResponse:
     """A page of an article's thread: top-level comments by `sort`, each with its replies.
 
     Send `If-None-Match` with the last `ETag` to get `304 Not Modified` while nothing changed.
     """
-    page = pages.thread_page(access_site(site), url, sort=sort, limit=limit, cursor=cursor)
+    page = pages.thread_page(access_site(params.site), params.url, **params.page())
     response = get_conditional_response(request, etag=page.etag) or HttpResponse(
         page.body, content_type="application/json"
     )
@@ -77,14 +70,7 @@ THREAD_HTML_OPENAPI = {
     response={200: None, 304: None, **ERRORS},
     openapi_extra=THREAD_HTML_OPENAPI,
 )
-def get_thread_html(
-    request: HttpRequest,
-    site: str,
-    url: str,
-    sort: Literal["newest", "oldest", "most_voted"] = "newest",
-    limit: int = Query(pages.DEFAULT_LIMIT, ge=1, le=pages.MAX_LIMIT),
-    cursor: str | None = None,
-) -> HttpResponse:
+def get_thread_html(request: HttpRequest, params: Query[ThreadQuery]) -> HttpResponse:
     """The same page of a thread as `GET /threads`, as server-rendered HTML.
 
     A `<section class="townhall-thread">` fragment with schema.org microdata
@@ -97,7 +83,7 @@ def get_thread_html(
     Parameters, validation and errors are those of `GET /threads` (errors are JSON). The
     `ETag` is the HTML's own; send it as `If-None-Match` to get `304 Not Modified`.
     """
-    page = thread_html(access_site(site), url, sort=sort, limit=limit, cursor=cursor)
+    page = thread_html(access_site(params.site), params.url, **params.page())
     response = get_conditional_response(request, etag=page.etag) or HttpResponse(
         page.body, content_type="text/html; charset=utf-8"
     )

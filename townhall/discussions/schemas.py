@@ -7,10 +7,24 @@ from ninja import Field, Schema
 from pydantic import StrictInt
 
 from townhall.discussions.models import CommentStatus
+from townhall.discussions.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 # A ceiling just under the request size limit (64 KiB); each site's own, lower limit is checked
 # by the actions with its own error code, so readers learn the site's actual limit.
 BODY_CEILING = 60_000
+
+
+class ThreadQuery(Schema):
+    """The query parameters of a thread page (JSON or HTML)."""
+
+    site: str = Field(..., description="The site's slug.")
+    url: str = Field(..., description="The article's URL.")
+    sort: Literal["newest", "oldest", "most_voted"] = "newest"
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Top-level comments.")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+
+    def page(self) -> dict:
+        return {"sort": self.sort, "limit": self.limit, "cursor": self.cursor}
 
 
 class CommentIn(Schema):
