@@ -50,6 +50,7 @@ def do_post_comment(
     author_email: str | None = None,
     commenter: Commenter | None = None,
     client_fingerprint: str = "",
+    passage: dict | None = None,
 ) -> PostedComment:
     """Stores a new comment, creating its thread on the first comment of an allowed article.
 
@@ -73,6 +74,12 @@ def do_post_comment(
         if not thread.is_open:
             raise Forbidden("This discussion is closed.", code="thread_closed")
         parent = _reply_target(thread, parent_id) if parent_id is not None else None
+        if passage is not None and parent is not None:
+            raise BadRequest(
+                "Only a top-level comment is about a passage; replies follow their thread.",
+                code="passage_on_reply",
+                field="passage",
+            )
         if commenter is None:
             commenter = do_create_guest(site, display_name=name, email=email)
         else:
@@ -86,6 +93,7 @@ def do_post_comment(
             body_html=html,
             status=status,
             client_fingerprint=client_fingerprint,
+            passage=passage,
             created=timezone.now(),
         )
         _place_in_tree(comment, parent, max_depth=site.max_depth)

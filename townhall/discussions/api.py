@@ -122,6 +122,7 @@ def post_comment(request: HttpRequest, data: CommentIn):
         author_email=data.author_email,
         commenter=commenter,
         client_fingerprint=fingerprint,
+        passage=data.passage.model_dump() if data.passage else None,
     )
     if data.notify_replies and posted.commenter.email:
         # A refused subscription (rate limit) leaves the comment standing.

@@ -67,6 +67,9 @@ class Comment(models.Model):
     upvotes = models.PositiveIntegerField(default=0)
     downvotes = models.PositiveIntegerField(default=0)
     score = models.IntegerField(default=0)
+    # The passage of the article a top-level comment is about ("Inline Feedbacks"), as W3C Web
+    # Annotation selectors: {"id"?, "quote": TextQuoteSelector, "position": TextPositionSelector}.
+    passage = models.JSONField(null=True, blank=True)
     client_fingerprint = models.CharField(max_length=32, blank=True, default="")
     created = models.DateTimeField(db_index=True)
     edited = models.DateTimeField(null=True, blank=True)

@@ -46,6 +46,7 @@ _PAGE_FIELDS = (
     "parent_id",
     "nest_parent_id",
     "depth",
+    "passage",
     "author_name",
     "body_html",
     "status",
@@ -237,6 +238,8 @@ def _present(row: dict) -> dict:
         "upvotes": row["upvotes"],
         "downvotes": row["downvotes"],
         "score": row["score"],
+        # Kept on placeholders too, so replies under a deleted passage comment stay in place.
+        "passage": row["passage"],
         "replies": [],
     }
 

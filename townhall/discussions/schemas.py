@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Field, Schema
-from pydantic import StrictInt
+from pydantic import StrictInt, model_validator
 
 from townhall.discussions.models import CommentStatus
 from townhall.discussions.pages import DEFAULT_LIMIT, MAX_LIMIT
@@ -12,6 +12,39 @@ from townhall.discussions.pages import DEFAULT_LIMIT, MAX_LIMIT
 # A ceiling just under the request size limit (64 KiB); each site's own, lower limit is checked
 # by the actions with its own error code, so readers learn the site's actual limit.
 BODY_CEILING = 60_000
+
+
+class TextQuoteSelector(Schema):
+    type: Literal["TextQuoteSelector"] = "TextQuoteSelector"
+    exact: str = Field(..., min_length=1, max_length=2000, description="The passage's text.")
+    prefix: str = Field("", max_length=32, description="Up to 32 characters before it.")
+    suffix: str = Field("", max_length=32, description="Up to 32 characters after it.")
+
+
+class TextPositionSelector(Schema):
+    type: Literal["TextPositionSelector"] = "TextPositionSelector"
+    start: int = Field(..., ge=0, le=10_000_000)
+    end: int = Field(..., ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TextPositionSelector:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Passage(Schema):
+    """Where in the article a top-level comment points: W3C Web Annotation selectors over the
+    article's text, and the publisher's passage id for author-marked passages."""
+
+    id: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="data-townhall-passage of an author-marked passage.",
+    )
+    quote: TextQuoteSelector
+    position: TextPositionSelector
 
 
 class ThreadQuery(Schema):
@@ -37,6 +70,9 @@ class CommentIn(Schema):
     body: str = Field(..., max_length=BODY_CEILING, description="Markdown.")
     author_name: str | None = Field(None, description="Shown with the comment; 80 characters.")
     author_email: str | None = Field(None, max_length=254, description="Never shown to anyone.")
+    passage: Passage | None = Field(
+        None, description="For a comment on a passage of the article (top-level only)."
+    )
     notify_replies: bool = Field(
         False, description="Email the author about replies to this comment (needs author_email)."
     )
@@ -71,6 +107,7 @@ class CommentOut(Schema):
     upvotes: int
     downvotes: int
     score: int
+    passage: Passage | None = None
     replies: list[CommentOut] = Field(
         default_factory=list, description="Replies, oldest first, nested to the site's max depth."
     )
