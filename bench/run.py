@@ -1,6 +1,6 @@
 """Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn; email.
 
-Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications]
+Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications,anchoring]
                            [--duration 10] [--runs 15] [--subscribers 10000]
 
 thread-read: each server is installed/prepared, started on a free 127.0.0.1
@@ -25,9 +25,16 @@ to send them all to an SMTP sink (aiosmtpd), beside the pace at which that
 sink accepts the same messages from a plain smtplib loop
 (bench/notifications.py).
 
+anchoring: re-anchoring passage comments after the article was edited: the
+acceptance corpus (tests/anchoring/cases.json) through Python's `locate` (in
+the project's venv) and the widget's JavaScript twin (in Chromium), right /
+total and agreement case by case; then the time per anchor on a ~5,000-word
+article, 200 anchors, text unchanged / paragraph at the top / typo in every
+quote (bench/anchoring.py).
+
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
 own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
-`widget`, `notifications`; other sections are kept).
+`widget`, `notifications`, `anchoring`; other sections are kept).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anchoring
 import asgi_servers
 import corpus
 import isso_peer
@@ -68,6 +76,7 @@ OPTIONS = {
     asgi_servers.BENCH_KEY: WRK_OPTIONS,
     widget.BENCH_KEY: ("runs",),
     notifications.BENCH_KEY: ("subscribers",),
+    anchoring.BENCH_KEY: (),
 }
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
@@ -461,11 +470,21 @@ def notifications_bench(args: argparse.Namespace) -> None:
     finish(args, env, measured, lambda: notifications.section_markdown(env, measured))
 
 
+def anchoring_bench(args: argparse.Namespace) -> None:
+    """The anchoring benchmark: corpus accuracy, Python and JS, and time per anchor; report."""
+    env = environment(args, anchoring.BENCH_KEY)
+    env.pop("corpus")  # the thread corpus of the other benchmarks plays no part here
+    measured = anchoring.run_all(args)
+    anchoring.print_results(measured)
+    finish(args, env, measured, lambda: anchoring.section_markdown(env, measured))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
     "widget": widget_bench,
     "notifications": notifications_bench,
+    "anchoring": anchoring_bench,
 }
 WRK_BENCHMARKS = {"thread-read", "servers"}
 

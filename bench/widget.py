@@ -484,8 +484,8 @@ def measure_isso(browser: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 @contextmanager
-def chromium() -> Iterator[tuple[Any, dict[str, str]]]:
-    """Debian's Chromium driven by Playwright; yields (browser, versions)."""
+def chromium(args: list[str] = CHROMIUM_ARGS) -> Iterator[tuple[Any, dict[str, str]]]:
+    """Debian's Chromium driven by Playwright, started with `args`; yields (browser, versions)."""
     if not CHROMIUM.is_file():
         raise BenchError(f"Chromium is missing at {CHROMIUM}: run `sudo make browser`")
     try:
@@ -499,7 +499,7 @@ def chromium() -> Iterator[tuple[Any, dict[str, str]]]:
 
     with sync_playwright() as playwright:
         try:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         except PlaywrightError as error:
             raise BenchError(f"Chromium ({CHROMIUM}) did not start: {error}") from error
         try:
