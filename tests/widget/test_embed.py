@@ -5,7 +5,13 @@ import json
 
 import pytest
 
-from townhall.widget.assets import LOCALES, embed_script, embed_script_url
+from townhall.widget.assets import (
+    LOCALES,
+    anchoring_script,
+    anchoring_script_url,
+    embed_script,
+    embed_script_url,
+)
 
 
 def test_embed_js_is_javascript_with_locales_and_styles_inlined(client):
@@ -97,3 +103,24 @@ class TestPreview:
             for _ in range(31)
         ]
         assert statuses[:30] == [200] * 30 and statuses[30] == 429
+
+
+def test_anchoring_js_is_served_apart_and_its_url_is_in_the_widget(client):
+    url = anchoring_script_url()
+    assert url == f"/embed-anchoring.{anchoring_script().digest}.js"
+    assert (
+        f'"{url}"' in embed_script().body.decode()
+        and "/*@ANCHORING@*/" not in embed_script().body.decode()
+    )
+    response = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response["Content-Encoding"] == "gzip"
+    assert b"TownhallAnchoring" in gzip.decompress(response.content)
+    plain = client.get("/embed-anchoring.js")
+    assert "max-age=300" in plain["Cache-Control"]
+    assert plain.content == anchoring_script().body
+    assert (
+        client.get("/embed-anchoring.js", headers={"If-None-Match": plain["ETag"]}).status_code
+        == 304
+    )

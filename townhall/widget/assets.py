@@ -1,7 +1,10 @@
 """The embed script: one file, assembled once per process from its source and locale files.
 
-No build step: ``embed.js`` is served as written, with the locale files inlined as one object,
-and addressed by a hash of the result so it can be cached for a year.
+No build step: ``embed.js`` is served as written (less its whole-line comments), with the locale
+files inlined as one object, and addressed by a hash of the result so it can be cached for a
+year. ``anchoring.js`` (the re-anchoring of passage comments) is served the same way as
+``embed-anchoring.js``; the widget loads it only on pages with passages, from the hashed URL
+written into ``embed.js``.
 """
 
 from __future__ import annotations
@@ -9,14 +12,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).parent
 SOURCE = HERE / "static_src" / "embed.js"
+ANCHORING = HERE / "static_src" / "anchoring.js"
 STYLES = HERE / "static_src" / "embed.css"
 LOCALES = HERE / "locales"
+# A line that is only a comment: `// ...`, or a `/* ... */` block (which may span lines).
+COMMENT_LINES = re.compile(r"^[ \t]*(?://[^\n]*|/\*(?:(?!\*/).)*\*/[ \t]*)\n", re.M | re.S)
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,20 @@ class Script:
     gzipped: bytes
 
 
+def _script(body: bytes) -> Script:
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    return Script(body=body, digest=digest, gzipped=gzip.compress(body, 9))
+
+
+@cache
+def anchoring_script() -> Script:
+    return _script(ANCHORING.read_bytes())
+
+
+def anchoring_script_url() -> str:
+    return f"/embed-anchoring.{anchoring_script().digest}.js"
+
+
 @cache
 def embed_script() -> Script:
     locales = {
@@ -33,12 +54,15 @@ def embed_script() -> Script:
     }
     locales_js = json.dumps(locales, ensure_ascii=False, separators=(",", ":"))
     css_js = json.dumps(" ".join(STYLES.read_text("utf-8").split()))
-    source = SOURCE.read_text("utf-8")
+    # Whole-line comments are for readers of the source, not worth their bytes on every page.
+    source = COMMENT_LINES.sub("", SOURCE.read_text("utf-8"))
     body = (
-        source.replace("/*@LOCALES@*/{}", locales_js).replace('"/*@CSS@*/"', css_js).encode("utf-8")
+        source.replace("/*@LOCALES@*/{}", locales_js)
+        .replace('"/*@CSS@*/"', css_js)
+        .replace('"/*@ANCHORING@*/"', json.dumps(anchoring_script_url()))
+        .encode("utf-8")
     )
-    digest = hashlib.sha256(body).hexdigest()[:16]
-    return Script(body=body, digest=digest, gzipped=gzip.compress(body, 9))
+    return _script(body)
 
 
 def embed_script_url() -> str:

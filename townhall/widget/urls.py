@@ -5,4 +5,10 @@ from townhall.widget import views
 urlpatterns = [
     path("embed.js", views.embed, name="embed"),
     re_path(r"^embed\.(?P<digest>[0-9a-f]{16})\.js$", views.embed, name="embed-hashed"),
+    path("embed-anchoring.js", views.anchoring, name="embed-anchoring"),
+    re_path(
+        r"^embed-anchoring\.(?P<digest>[0-9a-f]{16})\.js$",
+        views.anchoring,
+        name="embed-anchoring-hashed",
+    ),
 ]

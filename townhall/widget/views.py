@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 
-from townhall.widget.assets import embed_script
+from townhall.widget.assets import Script, anchoring_script, embed_script
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The unhashed URL is what publishers paste; a new release reaches their pages within minutes.
@@ -18,7 +18,16 @@ def embed(request: HttpRequest, digest: str | None = None) -> HttpResponse:
     A hash from an older release is answered with the current script, briefly cached, so a
     page cached somewhere with an old URL still gets a working widget.
     """
-    script = embed_script()
+    return _serve(request, embed_script(), digest)
+
+
+@require_safe
+def anchoring(request: HttpRequest, digest: str | None = None) -> HttpResponse:
+    """The re-anchoring code, loaded by the widget only on pages with passages; cached alike."""
+    return _serve(request, anchoring_script(), digest)
+
+
+def _serve(request: HttpRequest, script: Script, digest: str | None) -> HttpResponse:
     etag = f'"{script.digest}"'
     response = get_conditional_response(request, etag=etag)
     if response is None:
