@@ -44,17 +44,8 @@ JS_BATCHES = 5  # timed batches of all anchors per scenario in the page, after o
 PYTHON = REPO_DIR / ".venv" / "bin" / "python"
 APP = BENCH_DIR / "anchoring_app.py"
 SCRIPT = REPO_DIR / "townhall" / "widget" / "static_src" / "anchoring.js"
-# As tests/browser/conftest.py starts Chromium.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--font-render-hinting=none",
-]
+# The widget benchmark's Chromium, with the font hinting tests/browser/conftest.py also sets.
+CHROMIUM_ARGS = [*widget.CHROMIUM_ARGS, "--font-render-hinting=none"]
 SCENARIOS = {
     "position": "Text unchanged",
     "quote": "Paragraph inserted at the top",
