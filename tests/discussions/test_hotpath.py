@@ -67,6 +67,23 @@ def test_fast_path_answers_like_the_view(api, site, origin):
     assert ("access-control-allow-origin" in fast_headers) == (origin == ORIGIN)
 
 
+def test_fast_path_serves_the_inline_feedbacks_view_apart(api, site):
+    passage = {
+        "quote": {"exact": "a passage"},
+        "position": {"start": 0, "end": 9},
+    }
+    api.comment(site, "Plain")
+    api.comment(site, "On a passage", passage=passage)
+    query = {"site": site.slug, "url": ARTICLE, "only": "passages"}
+    slow = api.get("/api/v1/threads", **query)
+    assert [c["html"] for c in slow.json()["comments"]] == ["<p>On a passage</p>"]
+    _status, _headers, body = fast_get(query)
+    assert body == slow.content
+    api.thread(site)
+    _status, _headers, whole = fast_get({"site": site.slug, "url": ARTICLE})
+    assert b"Plain" in whole and whole != body
+
+
 def test_fast_path_gives_304_like_the_view(api, site):
     api.comment(site, "Hello")
     slow = api.thread(site)
@@ -100,6 +117,7 @@ def test_fast_path_steps_aside_after_a_write(api, site):
         {"site": "news", "url": ARTICLE, "extra": "1"},
         {"site": ["news", "other"], "url": ARTICLE},
         {"site": "news", "url": "notaurl"},
+        {"site": "news", "url": ARTICLE, "only": "everything"},
     ],
 )
 def test_anything_unusual_goes_to_django(api, site, query):

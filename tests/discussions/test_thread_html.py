@@ -449,6 +449,7 @@ def test_openapi_documents_the_html_route(api, site):
         "sort",
         "limit",
         "cursor",
+        "only",
     }
     assert "microdata" in operation["description"]
 

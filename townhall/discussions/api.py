@@ -21,10 +21,12 @@ from townhall.discussions.schemas import (
     CommentOut,
     CountsOut,
     ErrorOut,
+    PassagesQuery,
     PostedCommentOut,
     PreviewIn,
     PreviewOut,
     ThreadPageOut,
+    ThreadPassagesOut,
     ThreadQuery,
     VoteIn,
     VoteOut,
@@ -91,6 +93,22 @@ def get_thread_html(request: HttpRequest, params: Query[ThreadQuery]) -> HttpRes
     apply_thread_cache_headers(response)
     # A fragment to embed: opened directly, it may load and run nothing.
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    return response
+
+
+@router.get("/threads/passages", response={200: ThreadPassagesOut, 304: None, **ERRORS})
+def get_thread_passages(request: HttpRequest, params: Query[PassagesQuery]) -> HttpResponse:
+    """The thread's visible comments on passages of the article, with their selectors.
+
+    The widget highlights and counts every one in the article, not only those on the pages of
+    the thread it has loaded. Cached and revalidated like `GET /threads` (`ETag`, `304`).
+    """
+    page = pages.thread_passages(access_site(params.site), params.url)
+    response = get_conditional_response(request, etag=page.etag) or HttpResponse(
+        page.body, content_type="application/json"
+    )
+    response.headers["ETag"] = page.etag
+    apply_thread_cache_headers(response)
     return response
 
 

@@ -39,7 +39,7 @@ def apply_thread_cache_headers(response) -> None:
 
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
-_PARAMS = {"site", "url", "sort", "limit", "cursor"}
+_PARAMS = {"site", "url", "sort", "limit", "cursor", "only"}
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
@@ -114,9 +114,12 @@ class ThreadReadFastPath:
             sort = _one(params, "sort", "newest")
             limit_text = _one(params, "limit", str(pages.DEFAULT_LIMIT))
             cursor = _one(params, "cursor")
+            only = _one(params, "only")
         except ValueError:
             return None
         if not site or not url or not _SLUG.match(site) or sort not in pages.SORTS:
+            return None
+        if only not in (None, "passages"):
             return None
         if (
             not limit_text
@@ -132,7 +135,8 @@ class ThreadReadFastPath:
         version = await versions.store().aget(vkey)
         if version is None:
             return None
-        return pages.local_pages.get(pages.page_key(vkey, version, sort, int(limit_text), cursor))
+        key = pages.page_key(vkey, version, sort, int(limit_text), cursor, only)
+        return pages.local_pages.get(key)
 
     async def _respond(self, scope: Scope, send: Callable, page: pages.Page) -> None:
         request_headers = dict(scope["headers"])

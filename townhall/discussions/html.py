@@ -60,25 +60,33 @@ def thread_html(
     sort: str = "newest",
     limit: int = pages.DEFAULT_LIMIT,
     cursor: str | None = None,
+    only: str | None = None,
 ) -> HtmlPage:
     """The thread at ``url`` as an HTML fragment, from the cache when this version was rendered.
 
     Same preconditions and errors as ``pages.thread_page`` (``sort`` in SORTS, ``limit`` within
     1..MAX_LIMIT; BadRequest ``invalid_url`` / ``invalid_cursor``).
     """
-    page = pages.thread_page(site, url, sort=sort, limit=limit, cursor=cursor)
-    key = html_key(site.slug, page.etag, sort, limit, cursor)
+    page = pages.thread_page(site, url, sort=sort, limit=limit, cursor=cursor, only=only)
+    key = html_key(site.slug, page.etag, sort, limit, cursor, only)
     html = cache.get(key)
     if html is None:
-        html = _render(site, orjson.loads(page.body), sort=sort, limit=limit)
+        html = _render(site, orjson.loads(page.body), sort=sort, limit=limit, only=only)
         cache.set(key, html, pages.PAGE_TTL_SECONDS)
     return html
 
 
-def html_key(site_slug: str, json_etag: str, sort: str, limit: int, cursor: str | None) -> str:
+def html_key(
+    site_slug: str,
+    json_etag: str,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    only: str | None = None,
+) -> str:
     # The JSON ETag already names the content; the request's own parameters are in the key too
     # because the "next page" link repeats them. Hashed, since a cursor comes from the reader.
-    request = f"{site_slug}\0{sort}\0{limit}\0{cursor or ''}"
+    request = f"{site_slug}\0{sort}\0{limit}\0{cursor or ''}\0{only or ''}"
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
     content = json_etag.strip('"')
     return f"thread-html:{template_version()}:{content}:{digest}"
@@ -93,7 +101,9 @@ def template_version() -> str:
     return digest.hexdigest()
 
 
-def _render(site: Site, payload: dict[str, Any], *, sort: str, limit: int) -> HtmlPage:
+def _render(
+    site: Site, payload: dict[str, Any], *, sort: str, limit: int, only: str | None
+) -> HtmlPage:
     thread = payload["thread"]
     next_query = None
     if payload["next_cursor"]:
@@ -102,6 +112,8 @@ def _render(site: Site, payload: dict[str, Any], *, sort: str, limit: int) -> Ht
             params["sort"] = sort
         if limit != pages.DEFAULT_LIMIT:
             params["limit"] = limit
+        if only:
+            params["only"] = only
         params["cursor"] = payload["next_cursor"]
         next_query = urlencode(params)
     context = {

@@ -34,6 +34,7 @@ from townhall.sites.models import Site
 SORTS = ("newest", "oldest", "most_voted")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_PASSAGES = 500
 PAGE_TTL_SECONDS = 3600
 
 _ORDERING = {
@@ -79,12 +80,21 @@ def resolve_article(url: str) -> Article:
     return Article(origin, canonical, canonical_url_key(canonical))
 
 
-def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | None) -> Page:
+def thread_page(
+    site: Site,
+    url: str,
+    *,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    only: str | None = None,
+) -> Page:
     """The page of the thread at ``url``, from a cache when this version was built before.
 
-    Precondition: ``sort`` is one of SORTS and ``limit`` within 1..MAX_LIMIT (the API schema
-    checks both). An article with no thread yet gets an empty page. Publishes the version read,
-    so that the fast path (``hotpath``) can serve the next requests for it.
+    Precondition: ``sort`` is one of SORTS, ``limit`` within 1..MAX_LIMIT and ``only`` None or
+    "passages" (the API schema checks them). An article with no thread yet gets an empty page.
+    Publishes the version read, so that the fast path (``hotpath``) can serve the next requests
+    for it.
     """
     url_key = resolve_article(url).key
     after = decode_cursor(cursor, sort) if cursor else None
@@ -95,20 +105,62 @@ def thread_page(site: Site, url: str, *, sort: str, limit: int, cursor: str | No
     )
     version = thread.version if thread else 0
     vkey = versions.version_key(site.slug, url_key)
-    key = page_key(vkey, version, sort, limit, cursor)
+    key = page_key(vkey, version, sort, limit, cursor, only)
     page = local_pages.get(key)
     if page is None:
         page = cache.get(key)
         if page is None:
-            page = _build_page(site, thread, url, sort=sort, limit=limit, after=after)
+            page = _build_page(site, thread, url, sort=sort, limit=limit, after=after, only=only)
             cache.set(key, page, PAGE_TTL_SECONDS)
         local_pages.put(key, page)
     versions.store().publish(vkey, version)
     return page
 
 
-def page_key(vkey: str, version: int, sort: str, limit: int, cursor: str | None) -> str:
-    return f"thread-page:{vkey}:{version}:{sort}:{limit}:{cursor or ''}"
+def page_key(
+    vkey: str, version: int, sort: str, limit: int, cursor: str | None, only: str | None = None
+) -> str:
+    return f"thread-page:{vkey}:{version}:{sort}:{limit}:{only or ''}:{cursor or ''}"
+
+
+def thread_passages(site: Site, url: str) -> Page:
+    """The thread's visible passage comments (newest ``MAX_PASSAGES``) with their selectors,
+    cached by thread version like the pages. Precondition: none; BadRequest ``invalid_url``."""
+    url_key = resolve_article(url).key
+    thread = Thread.objects.filter(site=site, url_key=url_key).only("id", "version").first()
+    version = thread.version if thread else 0
+    key = f"thread-passages:{versions.version_key(site.slug, url_key)}:{version}"
+    page = cache.get(key)
+    if page is None:
+        rows = []
+        if thread is not None:
+            rows = list(
+                Comment.objects.filter(
+                    thread=thread, depth=0, status=CommentStatus.VISIBLE, passage__isnull=False
+                )
+                .order_by("-created", "-id")
+                .values("id", "author_name", "body_html", "created", "score", "passage")[
+                    :MAX_PASSAGES
+                ]
+            )
+        payload = {
+            "thread_id": thread.pk if thread else None,
+            "passages": [
+                {
+                    "id": row["id"],
+                    "author_name": row["author_name"],
+                    "html": row["body_html"],
+                    "created": row["created"],
+                    "score": row["score"],
+                    "passage": row["passage"],
+                }
+                for row in rows
+            ],
+        }
+        body = orjson.dumps(payload)
+        page = Page(etag='"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"', body=body)
+        cache.set(key, page, PAGE_TTL_SECONDS)
+    return page
 
 
 class LocalPages:
@@ -155,7 +207,14 @@ local_pages = LocalPages(max_bytes=env.get_int("PAGE_MEMORY_MB", 64) * 1024 * 10
 
 
 def _build_page(
-    site: Site, thread: Thread | None, url: str, *, sort: str, limit: int, after: list | None
+    site: Site,
+    thread: Thread | None,
+    url: str,
+    *,
+    sort: str,
+    limit: int,
+    after: list | None,
+    only: str | None,
 ) -> Page:
     payload: dict[str, Any]
     if thread is None:
@@ -171,7 +230,7 @@ def _build_page(
             "next_cursor": None,
         }
     else:
-        roots, next_cursor = _root_page(thread, sort=sort, limit=limit, after=after)
+        roots, next_cursor = _root_page(thread, sort=sort, limit=limit, after=after, only=only)
         payload = {
             "thread": {
                 "id": thread.pk,
@@ -189,12 +248,14 @@ def _build_page(
 
 
 def _root_page(
-    thread: Thread, *, sort: str, limit: int, after: list | None
+    thread: Thread, *, sort: str, limit: int, after: list | None, only: str | None
 ) -> tuple[list[dict], str | None]:
     visible_below = Comment.objects.filter(root=OuterRef("pk"), status=CommentStatus.VISIBLE)
     roots = Comment.objects.filter(thread=thread, depth=0).filter(
         Q(status=CommentStatus.VISIBLE) | Q(Exists(visible_below))
     )
+    if only == "passages":
+        roots = roots.filter(passage__isnull=False)
     if after is not None:
         roots = roots.filter(_after(sort, after))
     rows = list(roots.order_by(*_ORDERING[sort]).values(*_PAGE_FIELDS)[: limit + 1])

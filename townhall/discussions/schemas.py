@@ -7,7 +7,7 @@ from ninja import Field, Schema
 from pydantic import StrictInt, model_validator
 
 from townhall.discussions.models import CommentStatus
-from townhall.discussions.pages import DEFAULT_LIMIT, MAX_LIMIT
+from townhall.discussions.pages import DEFAULT_LIMIT, MAX_LIMIT, MAX_PASSAGES
 
 # A ceiling just under the request size limit (64 KiB); each site's own, lower limit is checked
 # by the actions with its own error code, so readers learn the site's actual limit.
@@ -55,9 +55,17 @@ class ThreadQuery(Schema):
     sort: Literal["newest", "oldest", "most_voted"] = "newest"
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Top-level comments.")
     cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    only: Literal["passages"] | None = Field(
+        None, description="`passages`: only comments on a passage (the Inline Feedbacks view)."
+    )
 
     def page(self) -> dict:
-        return {"sort": self.sort, "limit": self.limit, "cursor": self.cursor}
+        return {"sort": self.sort, "limit": self.limit, "cursor": self.cursor, "only": self.only}
+
+
+class PassagesQuery(Schema):
+    site: str = Field(..., description="The site's slug.")
+    url: str = Field(..., description="The article's URL.")
 
 
 class CommentIn(Schema):
@@ -125,6 +133,26 @@ class ThreadPageOut(Schema):
     thread: ThreadOut
     comments: list[CommentOut] = Field(..., description="A page of top-level comments.")
     next_cursor: str | None = Field(..., description="Pass as ?cursor= for the next page.")
+
+
+class PassageCommentOut(Schema):
+    id: int
+    author_name: str
+    html: str = Field(..., description="Sanitized HTML rendered from the Markdown body.")
+    created: datetime
+    score: int
+    passage: Passage
+
+
+class ThreadPassagesOut(Schema):
+    thread_id: int | None
+    passages: list[PassageCommentOut] = Field(
+        ...,
+        description=(
+            f"The thread's visible comments on passages, newest first (at most "
+            f"{MAX_PASSAGES}): what the widget highlights and counts in the article."
+        ),
+    )
 
 
 class PostedCommentOut(Schema):

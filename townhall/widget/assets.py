@@ -2,9 +2,10 @@
 
 No build step: ``embed.js`` is served as written (less its whole-line comments), with the locale
 files inlined as one object, and addressed by a hash of the result so it can be cached for a
-year. ``anchoring.js`` (the re-anchoring of passage comments) is served the same way as
-``embed-anchoring.js``; the widget loads it only on pages with passages, from the hashed URL
-written into ``embed.js``.
+year. ``anchoring.js`` (the re-anchoring of passage comments) and ``inline.js`` (the Inline
+Feedbacks part of the widget, which uses it) are served the same way, as one file,
+``embed-anchoring.js``; the widget loads it only on pages with an article element, from the
+hashed URL written into ``embed.js``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SOURCE = HERE / "static_src" / "embed.js"
 ANCHORING = HERE / "static_src" / "anchoring.js"
+INLINE = HERE / "static_src" / "inline.js"
 STYLES = HERE / "static_src" / "embed.css"
 LOCALES = HERE / "locales"
 # A line that is only a comment: `// ...`, or a `/* ... */` block (which may span lines).
@@ -40,7 +42,8 @@ def _script(body: bytes) -> Script:
 
 @cache
 def anchoring_script() -> Script:
-    return _script(ANCHORING.read_bytes())
+    source = ANCHORING.read_text("utf-8") + "\n" + INLINE.read_text("utf-8")
+    return _script(COMMENT_LINES.sub("", source).encode("utf-8"))
 
 
 def anchoring_script_url() -> str:

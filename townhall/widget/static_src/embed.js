@@ -12,8 +12,9 @@
  * selector for the article's element, whose text passage comments point into; default: article).
  *
  * Inline feedbacks: readers comment on a selected passage ("Comment on this"), or on passages the
- * author marked with data-townhall-passage="ID" (optional data-question). Such comments are
- * re-anchored in the article's current text by anchoring.js, loaded only when needed.
+ * author marked with data-townhall-passage="ID" (optional data-question). That part of the widget
+ * (inline.js, after the re-anchoring code of anchoring.js) is loaded on pages with an article,
+ * beside the first page of comments.
  *
  * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
  * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
@@ -28,10 +29,7 @@
 
   const LOCALES = /*@LOCALES@*/{};
   const CSS = "/*@CSS@*/";
-  const ANCHORING = "/*@ANCHORING@*/";
-  const PAGE_CSS = "mark.townhall-passage{background:#fff1a8;color:inherit}[data-townhall-ui]{font:13px system-ui,sans-serif}"
-    + "button[data-townhall-ui]{margin-left:.4em;border:1px solid #ccc;border-radius:99px;background:#fff;color:#444;padding:0 .5em;cursor:pointer}"
-    + ".townhall-ask{position:absolute;z-index:2147483000}";
+  const INLINE = "/*@ANCHORING@*/";
   const STARTED = performance.now();
   const script = document.currentScript;
   const SERVER = new URL(script ? script.src : location.href).origin;
@@ -165,10 +163,9 @@
     return data;
   }
 
-  let anchoring;
-  const loadAnchoring = () => anchoring ||= new Promise((resolve, reject) => {
-    document.head.append(h("style", { text: PAGE_CSS }),
-      h("script", { src: SERVER + ANCHORING, onload: () => resolve(window.TownhallAnchoring), onerror: reject }));
+  let inline;
+  const loadInline = () => inline ||= new Promise((resolve, reject) => {
+    document.head.append(h("script", { src: SERVER + INLINE, onload: () => resolve(window.TownhallInline), onerror: reject }));
   });
 
   // ---- the widget ----------------------------------------------------------------------------
@@ -194,8 +191,8 @@
       this.thread = null;
       const article = document.querySelector(options.article || "article");
       this.article = article && !host.contains(article) ? article : null;
-      this.anchored = new Set();
       this.orphans = new Set();
+      this.only = null;
       // The first page is asked for before anything is built, so the network and the DOM work
       // overlap.
       this.prefetch = this.fetchPage(null);
@@ -204,6 +201,10 @@
       host.setAttribute("lang", this.locale);
       this.build();
       addEventListener("hashchange", () => this.reveal());
+      if (this.article) {
+        loadInline().then((install) => { this.inline = install(this, { h, api, safeFragment, CSS }); })
+          .catch((error) => console.error("Townhall: inline feedbacks could not load", error));
+      }
     }
 
     // Public surface for extensions.
@@ -238,7 +239,6 @@
         this.slots[name] = h("div", { class: "slot", "data-slot": name });
       }
       this.buildNotify();
-      this.buildInline();
       this.form = this.composer({
         label: this.t("formLabel"), field: this.t("comment"), submit: this.t("post"), withIdentity: true, withNotify: true,
         onSubmit: (body, fields) => this.post(body, null, fields),
@@ -278,6 +278,7 @@
     fetchPage(cursor) {
       const params = new URLSearchParams({ site: this.site, url: this.url, sort: this.sort, limit: this.pageSize });
       if (cursor) params.set("cursor", cursor);
+      if (this.only) params.set("only", this.only);
       return api("/api/v1/threads?" + params);
     }
 
@@ -298,7 +299,6 @@
         this.updateCount();
         this.more.hidden = !this.cursor;
         this.form.element.hidden = this.thread.is_open === false;
-        this.anchor(page.comments);
         this.emit("loaded", { thread: this.thread, comments: page.comments, ms: performance.now() - STARTED });
       } catch (error) {
         this.showAlert(reset ? this.t("loadError") + " " + this.errorText(error) : this.errorText(error),
@@ -312,7 +312,7 @@
     updateCount() {
       const n = this.thread ? this.thread.comment_count : 0;
       this.countHeading.textContent = this.t("comments", { n });
-      if (!this.roots.length) this.list.replaceChildren(h("li", { class: "muted empty", text: this.t("empty") }));
+      if (!this.roots.length) this.list.replaceChildren(h("li", { class: "muted empty", text: this.t(this.only ? "inlineEmpty" : "empty") }));
       else this.list.querySelector(":scope > .empty")?.remove();
     }
 
@@ -460,9 +460,10 @@
               text: this.when(comment.created) }),
             comment.edited ? h("span", { class: "muted", text: this.t("edited") }) : null,
             comment.status === "pending" ? h("span", { class: "badge", text: this.t("pending") }) : null),
-          comment.passage ? h("blockquote", { class: "quote muted", text: comment.passage.quote.exact }) : "",
+          comment.passage ? h("blockquote", { class: this.orphans.has(comment.id) ? "quote muted orphan" : "quote muted", text: comment.passage.quote.exact }) : "",
+          comment.passage && this.orphans.has(comment.id) ? h("p", { class: "muted orphan-note", text: this.t("orphan") }) : "",
           comment.passage && !this.orphans.has(comment.id)
-            ? h("button", { type: "button", class: "link show", text: this.t("showInArticle"), onclick: () => this.showPassage(comment) }) : "",
+            ? h("button", { type: "button", class: "link show", text: this.t("showInArticle"), onclick: () => this.inline?.show(comment) }) : "",
           body,
           h("footer", { class: "actions" },
             comment.status === "visible" ? this.voteBar(comment) : null,
@@ -612,7 +613,6 @@
         this.roots.unshift(comment);
         this.list.querySelector(":scope > .empty")?.remove();
         this.list.prepend(this.renderComment(comment));
-        this.anchor([comment]);
       }
       if (comment.status === "visible") this.thread.comment_count += 1;
       this.updateCount();
@@ -701,134 +701,6 @@
       } catch (failure) {
         this.announce(this.errorText(failure));
       }
-    }
-
-    // ---- inline feedbacks ----------------------------------------------------------------------
-
-    buildInline() {
-      const slot = this.slots["inline-feedback"];
-      if (!this.article) return;
-      const filter = (on) => {
-        this.list.classList.toggle("only-passages", on);
-        this.filterButton.setAttribute("aria-pressed", String(on));
-        this.viewAll.hidden = !on;
-      };
-      this.filterButton = h("button", { type: "button", class: "notify-toggle", "aria-pressed": "false", text: this.t("inlineFeedbacks"), onclick: () => filter(true) });
-      this.viewAll = h("button", { type: "button", class: "link", hidden: true, text: this.t("viewAll"), onclick: () => filter(false) });
-      slot.replaceChildren(this.filterButton, this.viewAll);
-      this.marked = [...this.article.querySelectorAll("[data-townhall-passage]")];
-      for (const el of this.marked) {
-        el.append(el.countButton = h("button", { type: "button", "data-townhall-ui": "", onclick: () => {
-          const start = this.offset(el, 0);
-          this.ask(el, el.dataset.question, start, this.offset(el, el.childNodes.length), el.dataset.townhallPassage);
-        } }));
-      }
-      this.askButton = h("button", { type: "button", class: "townhall-ask", "data-townhall-ui": "", hidden: true, text: this.t("commentOnThis"),
-        onmousedown: (event) => event.preventDefault(),
-        onclick: () => {
-          const { range } = this.askButton;
-          this.askButton.hidden = true;
-          const block = range.endContainer.parentElement.closest("p, li, blockquote, h1, h2, h3, h4, pre, figure") || this.article.lastChild;
-          this.ask(this.article.contains(block) ? block : this.article.lastChild, null,
-            this.offset(range.startContainer, range.startOffset), this.offset(range.endContainer, range.endOffset));
-        } });
-      document.body.append(this.askButton);
-      const check = (event) => {
-        if (event.target === this.askButton) return;
-        const selection = getSelection();
-        const range = selection.rangeCount && selection.getRangeAt(0);
-        const ok = range && !range.collapsed && this.article.contains(range.commonAncestorContainer) && range.toString().trim()
-          && !range.commonAncestorContainer.parentElement?.closest("[data-townhall-ui]");
-        this.askButton.hidden = !ok;
-        if (!ok) return;
-        const rect = range.getBoundingClientRect();
-        this.askButton.range = range;
-        this.askButton.style.top = rect.bottom + scrollY + 6 + "px";
-        this.askButton.style.left = rect.left + scrollX + "px";
-      };
-      document.addEventListener("mouseup", check);
-      document.addEventListener("keyup", check);
-      this.counts();
-    }
-
-    /* The article's text: its text nodes but the widget's own (buttons, composers). */
-    nodes() {
-      const walker = document.createTreeWalker(this.article, NodeFilter.SHOW_TEXT,
-        (node) => node.parentElement.closest("[data-townhall-ui]") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT);
-      const nodes = [];
-      for (let node, at = 0; (node = walker.nextNode()); at += node.data.length) nodes.push([node, at]);
-      return nodes;
-    }
-
-    text() { return this.nodes().map(([node]) => node.data).join(""); }
-
-    /* A DOM boundary point as an offset into the article's text. */
-    offset(container, offset) {
-      const point = document.createRange();
-      point.setStart(container, offset);
-      let end = 0;
-      for (const [node, at] of this.nodes()) {
-        if (node === container) return at + offset;
-        if (point.comparePoint(node, 0) >= 0) return at;
-        end = at + node.data.length;
-      }
-      return end;
-    }
-
-    counts() {
-      for (const el of this.marked || []) {
-        const n = this.roots.filter((c) => c.passage?.id === el.dataset.townhallPassage && c.status !== "deleted").length;
-        el.countButton.textContent = n;
-        el.countButton.setAttribute("aria-label", this.t("passageCount", { n }));
-      }
-    }
-
-    async ask(after, question, start, end, id = null) {
-      const anchoring = await loadAnchoring();
-      const text = this.text();
-      const { exact, prefix, suffix } = anchoring.describe(text, start, end);
-      const passage = { id, quote: { type: "TextQuoteSelector", exact, prefix, suffix }, position: { type: "TextPositionSelector", start, end } };
-      this.inline?.remove();
-      const host = this.inline = h("div", { class: "townhall-inline", "data-townhall-ui": "", lang: this.locale, "data-theme": this.host.dataset.theme });
-      const close = () => host.remove();
-      question ||= this.t("passageQuestion");
-      const form = this.composer({ label: question, field: question, submit: this.t("post"), withIdentity: true,
-        onSubmit: async (body, fields) => { await this.post(body, null, fields, passage); close(); }, onCancel: close });
-      host.attachShadow({ mode: "open" }).append(h("style", { text: CSS }), h("p", { class: "question", text: question }),
-        h("blockquote", { class: "quote muted", text: exact }), form.element);
-      after.after(host);
-      form.textarea.focus();
-    }
-
-    /* Marks where each passage comment's passage is in the article's current text. */
-    async anchor(comments) {
-      comments = comments.filter((c) => c.passage && !this.anchored.has(c.id));
-      this.counts();
-      if (!this.article || !(comments.length || this.marked.length)) return;
-      const anchoring = await loadAnchoring();
-      for (const comment of comments) {
-        this.anchored.add(comment.id);
-        const found = anchoring.locate(this.text(), comment.passage);
-        if (!found) {
-          this.orphans.add(comment.id);
-          this.root.getElementById("comment-" + comment.id)?.querySelector(":scope > .show")?.remove();
-          continue;
-        }
-        for (const [node, at] of this.nodes()) {
-          const length = node.data.length, a = Math.max(found.start, at), b = Math.min(found.end, at + length);
-          if (a >= b) continue;
-          const piece = a > at ? node.splitText(a - at) : node;
-          if (b < at + length) piece.splitText(b - a);
-          if (!piece.data.trim()) continue;
-          const mark = h("mark", { class: "townhall-passage", "data-comment": comment.id });
-          piece.replaceWith(mark);
-          mark.append(piece);
-        }
-      }
-    }
-
-    showPassage(comment) {
-      document.querySelector(`mark[data-comment="${comment.id}"]`)?.scrollIntoView({ behavior: "smooth", block: "center" });
     }
 
     // ---- the invitation bubble -----------------------------------------------------------------
