@@ -10,6 +10,8 @@ REDIS_URL=${TOWNHALL_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export TOWNHALL_VAR_DIR="$scratch" TOWNHALL_SECRET_KEY="test-only-$(date +%s%N)"
+# The compiled toxicity model (moderation/toxicity.py), shared by both runs and every server.
+export TOWNHALL_MODEL_DIR="$scratch/models"
 unset TOWNHALL_DATABASE_URL TOWNHALL_REDIS_URL
 
 echo "== Townhall tests on SQLite (local-memory cache)"

@@ -79,6 +79,8 @@ def _env(var_dir: Path) -> dict[str, str]:
         TOWNHALL_SECRET_KEY="test",
         TOWNHALL_RATELIMIT="0",
         TOWNHALL_LOG_LEVEL="WARNING",
+        # One compiled toxicity model for every server of the session.
+        TOWNHALL_MODEL_DIR=os.environ.get("TOWNHALL_MODEL_DIR", str(var_dir.parent / "models")),
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

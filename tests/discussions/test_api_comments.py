@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ def rows() -> tuple[int, int, int]:
 def post(
     api,
     site: Site,
-    body: str = "A comment.",
+    body: str | None = None,
     *,
     url: str = ARTICLE,
     token=None,
@@ -37,8 +38,13 @@ def post(
     remote_addr: str = "127.0.0.1",
     **fields,
 ):
+    # Distinct by default: the moderation pipeline holds the same text posted twice.
+    body = body if body is not None else f"A comment ({next(NUMBERS)})."
     payload = {"site": site.slug, "url": url, "body": body, **fields}
     return api.post(COMMENTS, payload, token=token, origin=origin, remote_addr=remote_addr)
+
+
+NUMBERS = itertools.count(1)
 
 
 def error_code(response) -> str:

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "townhall.identity",
     "townhall.discussions",
     "townhall.notifications",
+    "townhall.moderation",
     "townhall.widget",
     "townhall.demo",
 ]

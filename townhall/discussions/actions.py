@@ -25,6 +25,9 @@ from townhall.discussions.signals import comment_held, comment_published
 from townhall.identity.actions import do_create_guest, do_update_guest
 from townhall.identity.models import Commenter
 from townhall.identity.tokens import make_commenter_token
+from townhall.moderation import pipeline
+from townhall.moderation.audit import audit
+from townhall.moderation.models import AuditAction
 from townhall.sites.models import ModerationMode, Site
 
 ANONYMOUS_NAME = "Anonymous"
@@ -51,11 +54,16 @@ def do_post_comment(
     commenter: Commenter | None = None,
     client_fingerprint: str = "",
     passage: dict | None = None,
+    client_ip: str = "",
+    user_agent: str = "",
 ) -> PostedComment:
     """Stores a new comment, creating its thread on the first comment of an allowed article.
 
     Precondition: ``commenter``, when given, was resolved from a valid token for ``site``.
-    The comment is visible at once or pending, by the site's moderation mode.
+    The moderation pipeline runs first (``moderation.pipeline``): it may refuse the comment
+    (Forbidden ``banned``, BadRequest ``comment_rejected``), hold it or file it as spam; else
+    it is visible at once or pending, by the site's moderation mode. ``client_ip`` and
+    ``user_agent`` go to Akismet for sites that set a key, and are not stored.
     """
     article = resolve_article(url)
     if not site.allows_origin(article.origin):
@@ -68,6 +76,21 @@ def do_post_comment(
     name = _clean_name(author_name, commenter)
     email = _clean_email(author_email, commenter)
     html = render_markdown(text)
+    verdict = pipeline.run_pipeline(
+        pipeline.Submission(
+            site=site,
+            text=text,
+            html=html,
+            commenter=commenter,
+            email=email,
+            client_fingerprint=client_fingerprint,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            author_name=name,
+            article_url=article.canonical_url,
+        )
+    )
+    _refuse(verdict)
     with transaction.atomic():
         thread = _get_or_create_thread(site, article, title=title)
         thread.site = site
@@ -84,7 +107,7 @@ def do_post_comment(
             commenter = do_create_guest(site, display_name=name, email=email)
         else:
             do_update_guest(commenter, display_name=name, email=email)
-        status = _initial_status(site, commenter)
+        status = _initial_status(site, commenter, verdict)
         comment = Comment(
             thread=thread,
             author=commenter,
@@ -94,12 +117,21 @@ def do_post_comment(
             status=status,
             client_fingerprint=client_fingerprint,
             passage=passage,
+            moderation=verdict.record(),
             created=timezone.now(),
         )
         _place_in_tree(comment, parent, max_depth=site.max_depth)
         comment.save()
+        if status != CommentStatus.VISIBLE:
+            audit(
+                site.pk,
+                AuditAction.HOLD,
+                comment=comment,
+                to_status=status,
+                detail={"reasons": verdict.reasons},
+            )
         if status == CommentStatus.VISIBLE:
-            _bump_thread(thread, count_delta=1)
+            bump_thread(thread, count_delta=1)
             published = comment.pk
             transaction.on_commit(
                 lambda: comment_published.send(sender=Comment, comment_id=published)
@@ -132,19 +164,94 @@ def preview_comment_html(site: Site, body: str) -> str:
     return render_markdown(_clean_body(site, body))
 
 
-def do_edit_comment(comment: Comment, *, body: str) -> Comment:
-    """Replaces a comment's body. Precondition: the caller may edit it (``access_own_comment``)."""
-    text = _clean_body(comment.thread.site, body)
+def do_edit_comment(comment: Comment, *, body: str, client_fingerprint: str = "") -> Comment:
+    """Replaces a comment's body. Precondition: the caller may edit it (``access_own_comment``).
+
+    The new text passes the moderation pipeline like a new comment: refused, or held (a visible
+    comment then leaves the thread until a moderator approves it).
+    """
+    site = comment.thread.site
+    text = _clean_body(site, body)
     html = render_markdown(text)
+    verdict = pipeline.run_pipeline(
+        pipeline.Submission(
+            site=site,
+            text=text,
+            html=html,
+            commenter=comment.author,
+            client_fingerprint=client_fingerprint,
+            author_name=comment.author_name,
+            article_url=comment.thread.url,
+            editing=comment,
+        )
+    )
+    _refuse(verdict)
     with transaction.atomic():
-        locked = Comment.objects.select_for_update().get(pk=comment.pk)
+        locked = (
+            Comment.objects.select_for_update(of=("self",))
+            .select_related("thread__site")
+            .get(pk=comment.pk)
+        )
         if locked.status == CommentStatus.DELETED:
             raise NotFound("The comment has been deleted.", code="comment_not_found")
         locked.body, locked.body_html, locked.edited = text, html, timezone.now()
-        locked.save(update_fields=["body", "body_html", "edited"])
-        if locked.status == CommentStatus.VISIBLE:
-            _bump_thread(comment.thread, count_delta=0)
+        locked.moderation = verdict.record()
+        locked.save(update_fields=["body", "body_html", "edited", "moderation"])
+        held = {pipeline.HOLD: CommentStatus.PENDING, pipeline.SPAM: CommentStatus.SPAM}
+        if verdict.action in held and locked.status in (
+            CommentStatus.VISIBLE,
+            CommentStatus.PENDING,
+        ):
+            before = set_comment_status(locked, held[verdict.action])
+            audit(
+                site.pk,
+                AuditAction.HOLD,
+                comment=locked,
+                from_status=before,
+                to_status=locked.status,
+                detail={"reasons": verdict.reasons, "edit": True},
+            )
+        elif locked.status == CommentStatus.VISIBLE:
+            bump_thread(locked.thread, count_delta=0)
     return locked
+
+
+def set_comment_status(locked: Comment, status: str) -> str:
+    """Moves a comment to ``status``, keeping its thread's count and version right; a comment
+    that becomes visible is announced once the transaction commits (notifications). Returns
+    the status it had.
+
+    Precondition: inside a transaction, ``locked`` selected for update with its thread.
+    """
+    before = locked.status
+    if before == status:
+        return before
+    locked.status = status
+    locked.save(update_fields=["status"])
+    was_visible, is_visible = before == CommentStatus.VISIBLE, status == CommentStatus.VISIBLE
+    if was_visible or is_visible:
+        bump_thread(locked.thread, count_delta=int(is_visible) - int(was_visible))
+    if is_visible:
+        published = locked.pk
+        transaction.on_commit(lambda: comment_published.send(sender=Comment, comment_id=published))
+    return before
+
+
+def _refuse(verdict: pipeline.Verdict) -> None:
+    """Raises the reader-facing error of a refused comment."""
+    if verdict.action != pipeline.REJECT:
+        return
+    if verdict.ban is not None:
+        until = verdict.ban.expires
+        message = "You can no longer comment on this site" + (
+            f" until {until:%Y-%m-%d %H:%M} UTC." if until else "."
+        )
+        raise Forbidden(message, code="banned")
+    raise BadRequest(
+        "This comment contains words this site does not allow.",
+        code="comment_rejected",
+        field="body",
+    )
 
 
 def do_delete_comment(comment: Comment) -> Comment:
@@ -160,7 +267,7 @@ def do_delete_comment(comment: Comment) -> Comment:
         locked.edited = timezone.now()
         locked.save(update_fields=["status", "body", "body_html", "author_name", "edited"])
         if was_visible:
-            _bump_thread(comment.thread, count_delta=-1)
+            bump_thread(comment.thread, count_delta=-1)
     return locked
 
 
@@ -194,7 +301,7 @@ def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
             downvotes=F("downvotes") + down,
             score=F("score") + value - old,
         )
-        _bump_thread(comment.thread, count_delta=0)
+        bump_thread(comment.thread, count_delta=0)
         locked.refresh_from_db(fields=["upvotes", "downvotes", "score"])
     return locked
 
@@ -281,18 +388,26 @@ def _place_in_tree(comment: Comment, parent: Comment | None, *, max_depth: int) 
         comment.nest_parent_id, comment.depth = parent.nest_parent_id, parent.depth
 
 
-def _initial_status(site: Site, commenter: Commenter) -> str:
+def _initial_status(site: Site, commenter: Commenter, verdict: pipeline.Verdict) -> str:
+    """The pipeline's verdict first, then the site's mode (recorded as a reason when it holds)."""
+    if verdict.action == pipeline.SPAM:
+        return CommentStatus.SPAM
+    if verdict.action == pipeline.HOLD:
+        return CommentStatus.PENDING
     if site.moderation_mode == ModerationMode.PRE:
+        verdict.add("mode", pipeline.HOLD, "the site pre-moderates every comment")
         return CommentStatus.PENDING
     if site.moderation_mode == ModerationMode.PRE_FIRST:
         approved_before = Comment.objects.filter(
             author=commenter, status=CommentStatus.VISIBLE
         ).exists()
-        return CommentStatus.VISIBLE if approved_before else CommentStatus.PENDING
+        if not approved_before:
+            verdict.add("mode", pipeline.HOLD, "a first comment waits for a moderator")
+            return CommentStatus.PENDING
     return CommentStatus.VISIBLE
 
 
-def _bump_thread(thread: Thread, *, count_delta: int) -> None:
+def bump_thread(thread: Thread, *, count_delta: int) -> None:
     """Moves the thread to a new version, so cached pages of the old one are no longer served.
 
     Versions are microsecond timestamps when that is higher than the old version plus one: they

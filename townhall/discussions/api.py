@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response
 from ninja import Query, Router, Status
 
-from townhall.core.clients import client_fingerprint
+from townhall.core.clients import client_address, client_fingerprint
 from townhall.core.errors import RateLimited
 from townhall.core.ratelimit import enforce_rate
 from townhall.discussions import actions, pages, queries
@@ -141,6 +141,9 @@ def post_comment(request: HttpRequest, data: CommentIn):
         commenter=commenter,
         client_fingerprint=fingerprint,
         passage=data.passage.model_dump() if data.passage else None,
+        # Only for Akismet, only where the site asked for it; never stored.
+        client_ip=client_address(request) if site.akismet_key else "",
+        user_agent=request.headers.get("User-Agent", "")[:500] if site.akismet_key else "",
     )
     if data.notify_replies and posted.commenter.email:
         # A refused subscription (rate limit) leaves the comment standing.
@@ -176,7 +179,10 @@ def edit_comment(request: HttpRequest, comment_id: int, data: CommentEditIn):
         comment_id, bearer_token(request.headers.get("Authorization"))
     )
     check_write_origin(request, comment.thread.site)
-    return pages.present_comment(actions.do_edit_comment(comment, body=data.body))
+    edited = actions.do_edit_comment(
+        comment, body=data.body, client_fingerprint=client_fingerprint(request)
+    )
+    return pages.present_comment(edited)
 
 
 @router.delete("/comments/{comment_id}", response={204: None, **ERRORS})

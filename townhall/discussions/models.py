@@ -71,6 +71,11 @@ class Comment(models.Model):
     # Annotation selectors: {"id"?, "quote": TextQuoteSelector, "position": TextPositionSelector}.
     passage = models.JSONField(null=True, blank=True)
     client_fingerprint = models.CharField(max_length=32, blank=True, default="")
+    # What the moderation pipeline found: {"reasons": [{"rule", "action", "detail"}, …],
+    # "toxicity": 0.0 to 1.0}. Shown to moderators only.
+    moderation = models.JSONField(default=dict, blank=True)
+    featured = models.BooleanField(default=False)  # an editor's pick
+    open_flags = models.PositiveIntegerField(default=0)  # reader reports not yet decided on
     created = models.DateTimeField(db_index=True)
     edited = models.DateTimeField(null=True, blank=True)
 
@@ -83,6 +88,8 @@ class Comment(models.Model):
             ),
             # Replies of a page of roots.
             models.Index(fields=["root", "created", "id"], name="comment_subtree"),
+            # The moderation pipeline's "same text again" and "posting fast" checks.
+            models.Index(fields=["client_fingerprint", "created"], name="comment_by_client"),
         ]
 
     def __str__(self) -> str:

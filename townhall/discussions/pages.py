@@ -56,6 +56,7 @@ _PAGE_FIELDS = (
     "score",
     "created",
     "edited",
+    "featured",
 )
 
 
@@ -299,6 +300,7 @@ def _present(row: dict) -> dict:
         "upvotes": row["upvotes"],
         "downvotes": row["downvotes"],
         "score": row["score"],
+        "featured": row["featured"] and visible,
         # Kept on placeholders too, so replies under a deleted passage comment stay in place.
         "passage": row["passage"],
         "replies": [],

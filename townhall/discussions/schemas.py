@@ -115,6 +115,7 @@ class CommentOut(Schema):
     upvotes: int
     downvotes: int
     score: int
+    featured: bool = Field(False, description="An editor's pick.")
     passage: Passage | None = None
     replies: list[CommentOut] = Field(
         default_factory=list, description="Replies, oldest first, nested to the site's max depth."

@@ -1,6 +1,6 @@
 """Where every process learns a thread's current version without asking the database.
 
-A thread's version only grows (see ``actions._bump_thread``). Writers publish the new version
+A thread's version only grows (see ``actions.bump_thread``). Writers publish the new version
 when their transaction commits; readers that went to the database publish what they read. The
 store keeps the highest value it was told, so a late, older publication never wins.
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -20,11 +22,14 @@ def do_create_site(
     edit_window_seconds: int = 15 * 60,
     max_depth: int = 10,
     moderator_emails: list[str] | None = None,
+    **rules: Any,
 ) -> Site:
-    """Creates a site with normalized origins.
+    """Creates a site with normalized origins. ``rules`` are moderation rules, as for
+    ``do_set_moderation_rules``.
 
     A bad slug, origin or setting raises BadRequest; a taken slug, Conflict.
     """
+    rules = clean_moderation_rules(rules)
     if slugify(slug) != slug or not slug:
         raise BadRequest(f"{slug!r} is not a valid slug (lowercase letters, digits, hyphens).")
     if moderation_mode not in ModerationMode.values:
@@ -54,8 +59,69 @@ def do_create_site(
             edit_window_seconds=edit_window_seconds,
             max_depth=max_depth,
             moderator_emails=moderators,
+            **rules,
         )
         transaction.on_commit(forget_allowed_origins)
+    return site
+
+
+RULE_FIELDS = (
+    "banned_words",
+    "suspect_words",
+    "max_links",
+    "toxicity_threshold",
+    "new_commenter_burst",
+    "flag_threshold",
+    "akismet_key",
+)
+
+
+def clean_moderation_rules(rules: dict[str, Any]) -> dict[str, Any]:
+    """The moderation rules checked and normalized; BadRequest names the first bad one."""
+    unknown = set(rules) - set(RULE_FIELDS)
+    if unknown:
+        raise BadRequest(f"Unknown moderation rule {sorted(unknown)[0]!r}.")
+    cleaned: dict[str, Any] = {}
+    for name in ("banned_words", "suspect_words"):
+        if name in rules:
+            words = rules[name]
+            if isinstance(words, str):
+                words = words.splitlines()
+            cleaned[name] = sorted({" ".join(str(w).split()) for w in words if str(w).strip()})
+            if any(len(w) > 100 for w in cleaned[name]) or len(cleaned[name]) > 5000:
+                raise BadRequest("At most 5,000 words of 100 characters each.", field=name)
+    for name, low, high in (
+        ("max_links", 0, 100),
+        ("new_commenter_burst", 0, 1000),
+        ("flag_threshold", 1, 1000),
+    ):
+        if name in rules:
+            value = rules[name]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise BadRequest(f"{name} is a whole number from {low} to {high}.", field=name)
+            cleaned[name] = value
+    if "toxicity_threshold" in rules:
+        value = rules["toxicity_threshold"]
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
+            raise BadRequest(
+                "toxicity_threshold is above 0 and at most 1 (1: off).", field="toxicity_threshold"
+            )
+        cleaned["toxicity_threshold"] = float(value)
+    if "akismet_key" in rules:
+        key = str(rules["akismet_key"] or "").strip()
+        if len(key) > 64 or (key and not key.isalnum()):
+            raise BadRequest("That is not an Akismet key.", field="akismet_key")
+        cleaned["akismet_key"] = key
+    return cleaned
+
+
+def do_set_moderation_rules(site: Site, **rules: Any) -> Site:
+    """Changes some of a site's moderation rules (``RULE_FIELDS``); the others stay."""
+    cleaned = clean_moderation_rules(rules)
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(**cleaned)
+    for name, value in cleaned.items():
+        setattr(site, name, value)
     return site
 
 

@@ -29,6 +29,19 @@ class Site(models.Model):
     vote_rate_per_client = models.CharField(max_length=16, default="60/m")
     # Told by email when comments wait in the moderation queue.
     moderator_emails = models.JSONField(default=list, blank=True)
+    # The moderation pipeline's rules (moderation/pipeline.py). Words match whole words, case
+    # and accents aside; an entry with a space matches that phrase.
+    banned_words = models.JSONField(default=list, blank=True)  # the comment is refused
+    suspect_words = models.JSONField(default=list, blank=True)  # it waits for a moderator
+    max_links = models.PositiveSmallIntegerField(default=3)  # more links: it waits
+    # Held when the offline toxicity model scores it at or above this (0 to 1); 1 turns it off.
+    toxicity_threshold = models.FloatField(default=0.9)
+    # A new commenter's comments within ten minutes past which the next one waits; 0: no limit.
+    new_commenter_burst = models.PositiveSmallIntegerField(default=5)
+    # Reader reports that take a visible comment to the moderation queue.
+    flag_threshold = models.PositiveSmallIntegerField(default=3)
+    # Akismet is asked only when the site sets its own key.
+    akismet_key = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

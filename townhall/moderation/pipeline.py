@@ -1,0 +1,207 @@
+"""The moderation pipeline: every new and edited comment passes it before it is stored.
+
+Each step looks at the comment and may add a reason: ``{"rule", "action", "detail"}``. The
+strongest action wins: ``reject`` (the comment is refused with a clear error), ``spam`` (stored,
+shown to no reader, in the moderators' spam view), ``hold`` (stored, waiting in the queue),
+``allow`` (then the site's moderation mode decides). Steps, in order:
+
+1. ``banned``: the commenter, their email or their client (keyed hash) is banned on the site.
+2. ``banned_words``: a word or phrase of ``Site.banned_words`` → reject.
+3. ``suspect_words``: a word or phrase of ``Site.suspect_words`` → hold.
+4. ``links``: more links than ``Site.max_links`` → hold.
+5. ``repeated``: the same text from the same client or commenter in the last day → hold.
+6. ``fast_new_commenter``: a commenter new today (or a reader without a token) with
+   ``Site.new_commenter_burst`` comments in the last ``FAST_WINDOW`` → hold. Off, like the
+   rate limits, with ``TOWNHALL_RATELIMIT=0``.
+7. ``toxicity``: the offline model's score (``toxicity.py``) at or above
+   ``Site.toxicity_threshold`` → hold. The score is kept for moderators either way.
+8. ``akismet``: only when the site has set ``Site.akismet_key``: Akismet says spam → spam.
+
+Rate limits come before all this, in the API (``core.ratelimit``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from townhall.discussions.models import Comment
+from townhall.identity.models import Commenter
+from townhall.moderation import akismet, toxicity
+from townhall.moderation.models import Ban, BanKind
+from townhall.sites.models import Site
+
+ALLOW, HOLD, SPAM, REJECT = "allow", "hold", "spam", "reject"
+_STRENGTH = {ALLOW: 0, HOLD: 1, SPAM: 2, REJECT: 3}
+REPEAT_WINDOW = timedelta(days=1)
+FAST_WINDOW = timedelta(minutes=10)
+NEW_COMMENTER_AGE = timedelta(days=1)
+_LINK = re.compile(r"<a\s", re.I)
+
+
+@dataclass
+class Verdict:
+    action: str = ALLOW
+    reasons: list[dict] = field(default_factory=list)
+    toxicity: float | None = None
+    ban: Ban | None = None
+
+    def add(self, rule: str, action: str, detail: str) -> None:
+        self.reasons.append({"rule": rule, "action": action, "detail": detail})
+        if _STRENGTH[action] > _STRENGTH[self.action]:
+            self.action = action
+
+    def record(self) -> dict:
+        """What is kept on the comment for moderators."""
+        return {"reasons": self.reasons, "toxicity": self.toxicity}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A comment as the pipeline sees it. ``client_ip`` is only passed on to Akismet, when the
+    site asked for it, and never stored."""
+
+    site: Site
+    text: str
+    html: str
+    commenter: Commenter | None = None
+    email: str = ""
+    client_fingerprint: str = ""
+    client_ip: str = ""
+    user_agent: str = ""
+    author_name: str = ""
+    article_url: str = ""
+    editing: Comment | None = None
+
+
+def run_pipeline(submission: Submission) -> Verdict:
+    """Every rule on one comment. Reads the database (bans, recent comments); writes nothing.
+
+    Precondition: ``text`` and ``html`` are the cleaned body and its sanitized rendering.
+    """
+    verdict = Verdict()
+    site = submission.site
+    ban = active_ban(site, submission.commenter, submission.email, submission.client_fingerprint)
+    if ban is not None:
+        verdict.ban = ban
+        verdict.add("banned", REJECT, f"ban #{ban.pk} ({ban.get_kind_display().lower()})")
+        return verdict
+    folded = fold(submission.text)
+    if site.banned_words and (word := _first_match(tuple(site.banned_words), folded)):
+        verdict.add("banned_words", REJECT, word)
+        return verdict
+    if site.suspect_words and (word := _first_match(tuple(site.suspect_words), folded)):
+        verdict.add("suspect_words", HOLD, word)
+    links = len(_LINK.findall(submission.html))
+    if links > site.max_links:
+        verdict.add("links", HOLD, f"{links} links (the site allows {site.max_links})")
+    if _repeated(submission):
+        verdict.add("repeated", HOLD, "the same text again within a day")
+    if submission.editing is None and (fast := _fast_new_commenter(submission)):
+        verdict.add("fast_new_commenter", HOLD, fast)
+    if site.toxicity_threshold < 1:
+        verdict.toxicity = round(toxicity.score(submission.text), 4)
+        if verdict.toxicity >= site.toxicity_threshold:
+            verdict.add(
+                "toxicity",
+                HOLD,
+                f"score {verdict.toxicity:.2f} (threshold {site.toxicity_threshold:.2f})",
+            )
+    if site.akismet_key and akismet.is_spam(submission):
+        verdict.add("akismet", SPAM, "Akismet says spam")
+    return verdict
+
+
+def active_ban(
+    site: Site, commenter: Commenter | None, email: str, client_fingerprint: str
+) -> Ban | None:
+    """The ban in force on this reader by identity, email or client hash, if any."""
+    keys = Q()
+    if commenter is not None:
+        keys |= Q(kind=BanKind.COMMENTER, value=str(commenter.pk))
+    email = email or (commenter.email if commenter else "")
+    if email:
+        keys |= Q(kind=BanKind.EMAIL, value=email.strip().lower())
+    if client_fingerprint:
+        keys |= Q(kind=BanKind.CLIENT, value=client_fingerprint)
+    if not keys:
+        return None
+    now = timezone.now()
+    return (
+        Ban.objects.filter(keys, site=site, lifted__isnull=True)
+        .filter(Q(expires__isnull=True) | Q(expires__gt=now))
+        .order_by("expires")
+        .first()
+    )
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, so that "Idiot", "idiot" and "ídiot" are one word."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=256)
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    cleaned = sorted({" ".join(fold(w).split()) for w in words if w.strip()}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    alternatives = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in cleaned)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+def _first_match(words: tuple[str, ...], folded: str) -> str | None:
+    pattern = _word_pattern(words)
+    match = pattern.search(folded) if pattern else None
+    return match.group(0) if match else None
+
+
+def _repeated(submission: Submission) -> bool:
+    who = Q()
+    if submission.client_fingerprint:
+        who |= Q(client_fingerprint=submission.client_fingerprint)
+    if submission.commenter is not None and submission.commenter.pk:
+        who |= Q(author=submission.commenter)
+    if not who:
+        return False
+    earlier = Comment.objects.filter(
+        who,
+        thread__site=submission.site,
+        created__gte=timezone.now() - REPEAT_WINDOW,
+        body=submission.text,
+    )
+    if submission.editing is not None:
+        earlier = earlier.exclude(pk=submission.editing.pk)
+    return earlier.exists()
+
+
+def _fast_new_commenter(submission: Submission) -> str | None:
+    """A commenter new today (or a reader with no token at all) with the site's burst of
+    comments in the last FAST_WINDOW, by identity or by client."""
+    burst = submission.site.new_commenter_burst
+    commenter = submission.commenter
+    if not burst or not settings.RATELIMIT_ENABLE:  # a kind of rate limit: off with them
+        return None
+    now = timezone.now()
+    known = commenter is not None and commenter.pk is not None
+    if known and commenter.created < now - NEW_COMMENTER_AGE:  # type: ignore[union-attr]
+        return None
+    who = Q(author=commenter) if known else Q()
+    if submission.client_fingerprint:
+        who |= Q(client_fingerprint=submission.client_fingerprint)
+    if not who:
+        return None
+    recent = Comment.objects.filter(
+        who, thread__site=submission.site, created__gte=now - FAST_WINDOW
+    ).count()
+    if recent < burst:
+        return None
+    minutes = int(FAST_WINDOW.total_seconds() // 60)
+    return f"{recent + 1} comments in {minutes} minutes from a new commenter"
