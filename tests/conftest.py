@@ -81,8 +81,11 @@ class ApiClient:
         body = body if body is not None else f"A comment ({next(_comment_numbers)})."
         token = fields.pop("token", None)
         origin = fields.pop("origin", None)
+        remote_addr = fields.pop("remote_addr", "127.0.0.1")
         payload = {"site": site.slug, "url": url, "body": body, **fields}
-        return self.post("/api/v1/comments", payload, token=token, origin=origin)
+        return self.post(
+            "/api/v1/comments", payload, token=token, origin=origin, remote_addr=remote_addr
+        )
 
     def thread(self, site: Site, url: str = ARTICLE, **params: Any):
         return self.get("/api/v1/threads", site=site.slug, url=url, **params)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 
 from tests.notifications.conftest import (
     OTHER_ARTICLE,
@@ -17,8 +16,8 @@ from tests.notifications.conftest import (
     subscribe_confirmed,
     time_passes,
 )
-from townhall.discussions.models import Comment, CommentStatus
-from townhall.discussions.signals import comment_published
+from townhall.discussions.models import Comment
+from townhall.moderation.actions import do_moderate_comment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,10 +145,8 @@ def test_pending_comments_send_nothing_until_they_are_published(api, make_site, 
     run_worker()
     assert mailbox.mails == []
 
-    # What a moderation action will do: make it visible, then signal after the commit.
-    with transaction.atomic():
-        Comment.objects.filter(pk=comment_id).update(status=CommentStatus.VISIBLE)
-        transaction.on_commit(lambda: comment_published.send(sender=Comment, comment_id=comment_id))
+    # A moderator approves it: visible, and announced once the decision commits.
+    do_moderate_comment(None, Comment.objects.get(pk=comment_id), "approve")
     run_worker()
     [mail] = mailbox.to(FOLLOWER)
     assert "Waiting for a moderator." in mail.text

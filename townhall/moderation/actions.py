@@ -18,7 +18,7 @@ from townhall.core.errors import BadRequest, Conflict
 from townhall.discussions.actions import bump_thread, set_comment_status
 from townhall.discussions.models import Comment, CommentStatus
 from townhall.moderation.audit import audit
-from townhall.moderation.models import AuditAction, AuditEntry, Ban, BanKind, Flag
+from townhall.moderation.models import AuditAction, AuditEntry, Ban, BanKind, Flag, SiteModerator
 from townhall.sites.models import Site
 
 # What a moderator may decide on a comment, and the status it takes.
@@ -232,7 +232,12 @@ def do_undo(actor: Any, entry: AuditEntry) -> AuditEntry:
         if locked_entry.action in DECISIONS or locked_entry.action == AuditAction.HOLD:
             assert target is not None
             comment = _locked(target)
-            if comment.status != locked_entry.to_status or not locked_entry.from_status:
+            if not locked_entry.from_status:
+                raise Conflict(
+                    "A new comment held by the pipeline is let through by approving it.",
+                    code="cannot_undo",
+                )
+            if comment.status != locked_entry.to_status:
                 raise Conflict(
                     "The comment has changed since; decide on it again instead.",
                     code="cannot_undo",
@@ -271,3 +276,64 @@ def do_undo(actor: Any, entry: AuditEntry) -> AuditEntry:
             raise Conflict("That action cannot be undone.", code="cannot_undo")
         AuditEntry.objects.filter(pk=locked_entry.pk).update(undone=True)
     return undo
+
+
+def do_ban_author_entries(
+    actor: Any, comment: Comment, *, duration: str = "forever", reason: str = ""
+) -> list[AuditEntry]:
+    """``do_ban_author``, answering with the audit entries it wrote (its bans, then the
+    rejection), so that the moderators' pages can undo them together.
+
+    Precondition: ``actor`` moderates the comment's site.
+    """
+    with transaction.atomic():
+        bans = do_ban_author(actor, comment, duration=duration, reason=reason)
+        entries = list(
+            AuditEntry.objects.filter(ban__in=bans, action=AuditAction.BAN).order_by("id")
+        )
+        if comment.status != CommentStatus.DELETED:
+            # do_ban_author holds the comment's row until this transaction ends, so the newest
+            # rejection of it is the one it wrote.
+            rejection = (
+                AuditEntry.objects.filter(comment=comment, action=AuditAction.REJECT)
+                .order_by("-id")
+                .first()
+            )
+            if rejection is not None:
+                entries.append(rejection)
+    return entries
+
+
+def do_undo_entries(actor: Any, entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Undoes the entries of one moderator's action together (a bulk decision; a ban of an
+    author: its bans and the rejection), newest first, each in its own transaction. Entries that
+    cannot be undone (undone already, the comment has moved on) are skipped; Conflict when none
+    could be.
+
+    Precondition: ``actor`` moderates the site of every entry (``queries.access_audit_entry``).
+    """
+    undone: list[AuditEntry] = []
+    refusal: Conflict | None = None
+    for entry in sorted(entries, key=lambda e: e.pk, reverse=True):
+        try:
+            undone.append(do_undo(actor, entry))
+        except Conflict as error:
+            refusal = refusal or error
+    if not undone and refusal is not None:
+        raise refusal
+    return undone
+
+
+def do_add_moderator(user: Any, site: Site) -> SiteModerator:
+    """Lets ``user`` moderate ``site`` (once: adding again changes nothing)."""
+    with transaction.atomic():
+        moderator, _ = SiteModerator.objects.get_or_create(user=user, site=site)
+    return moderator
+
+
+def do_remove_moderator(user: Any, site: Site) -> bool:
+    """Takes ``site`` from the sites ``user`` moderates; False when they did not moderate it.
+    (A superuser moderates every site whatever this says.)"""
+    with transaction.atomic():
+        removed, _ = SiteModerator.objects.filter(user=user, site=site).delete()
+    return bool(removed)

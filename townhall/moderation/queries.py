@@ -75,7 +75,9 @@ def access_ban(user: Any, site: Site, ban_id: int) -> Ban:
 
 
 def _with_context(comments: QuerySet[Comment]) -> QuerySet[Comment]:
-    return comments.select_related("thread", "author", "parent")
+    # The parent chain that ``thread_context`` reads, joined in, so that a page of the queue
+    # costs the same queries whatever it holds.
+    return comments.select_related("thread", "author", "parent__parent__parent")
 
 
 def queue(site: Site, name: str) -> QuerySet[Comment]:
@@ -123,8 +125,10 @@ def thread_context(comment: Comment) -> list[Comment]:
     first."""
     chain: list[Comment] = []
     parent = comment.parent
-    while parent is not None and len(chain) < 3:
+    while parent is not None:
         chain.append(parent)
+        if len(chain) == 3:
+            break  # (reading one more ``.parent`` would cost a query)
         parent = parent.parent
     return list(reversed(chain))
 

@@ -97,7 +97,7 @@ def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
 
 def moderator_alert_message(site, waiting: int) -> EmailMultiAlternatives:
     """To the site's moderators: comments wait in the queue (no reader data in the mail)."""
-    queue_url = link("/admin/townhall_discussions/comment/?status__exact=pending")
+    queue_url = link(f"/moderate/{site.slug}/")
     context = {"site": site, "waiting": waiting, "queue_url": queue_url}
     verb = "waits" if waiting == 1 else "wait"
     subject = f"{waiting} comment{'s' if waiting != 1 else ''} {verb} for moderation on {site.name}"
