@@ -444,7 +444,7 @@
       const visible = comment.status === "visible" || comment.status === "pending";
       const mine = this.isEditable(comment);
       const article = h("article", {
-        class: "comment", id: "comment-" + comment.id, "data-id": comment.id,
+        class: comment.featured ? "comment featured" : "comment", id: "comment-" + comment.id, "data-id": comment.id,
         "aria-label": visible ? this.t("commentBy", { name: comment.author_name }) : this.t("deleted"),
       });
       const item = h("li", { class: comment.passage ? "item passage" : "item" }, article);
@@ -459,7 +459,8 @@
             h("time", { datetime: comment.created, title: new Date(comment.created).toLocaleString(this.locale),
               text: this.when(comment.created) }),
             comment.edited ? h("span", { class: "muted", text: this.t("edited") }) : null,
-            comment.status === "pending" ? h("span", { class: "badge", text: this.t("pending") }) : null),
+            comment.status === "pending" ? h("span", { class: "badge", text: this.t("pending") }) : null,
+            comment.featured ? h("span", { class: "badge pick", text: this.t("pick") }) : null),
           comment.passage ? h("blockquote", { class: this.orphans.has(comment.id) ? "quote muted orphan" : "quote muted", text: comment.passage.quote.exact }) : "",
           comment.passage && this.orphans.has(comment.id) ? h("p", { class: "muted orphan-note", text: this.t("orphan") }) : "",
           comment.passage && !this.orphans.has(comment.id)
@@ -471,7 +472,10 @@
               ? h("button", { type: "button", class: "link", text: this.t("reply"), onclick: () => this.openReply(comment, article) })
               : null,
             mine ? h("button", { type: "button", class: "link", text: this.t("edit"), onclick: () => this.openEdit(comment, article) }) : null,
-            mine ? h("button", { type: "button", class: "link", text: this.t("delete"), onclick: (event) => this.confirmDelete(comment, event.target) }) : null),
+            mine ? h("button", { type: "button", class: "link", text: this.t("delete"), onclick: (event) => this.confirmDelete(comment, event.target) }) : null,
+            comment.status !== "visible" || this.own[comment.id] ? null
+              : this.reported.includes(comment.id) ? h("span", { class: "muted", text: this.t("reported") })
+                : h("button", { type: "button", class: "link", text: this.t("report"), onclick: (event) => this.openReport(comment, event.target) })),
           h("div", { class: "reply-slot" }));
       }
       const replies = h("ol", { class: "replies" });
@@ -684,6 +688,46 @@
       trigger.hidden = true;
       actions.append(question);
       question.querySelector("button").focus();
+    }
+
+    /* A reader reports a comment once: afterwards a note stands in for the button, also after a
+     * reload (the reported ids are kept per site). */
+    get reported() { return store.get("reported:" + this.site, []); }
+
+    openReport(comment, trigger) {
+      const reason = h("select", {}, ["spam", "abuse", "off_topic", "other"].map((value) => h("option", { value, text: this.t("reason_" + value) })));
+      const note = h("input", { name: "note", maxlength: 500 });
+      const error = h("span", { class: "error", role: "alert", hidden: true });
+      const close = () => { form.remove(); trigger.hidden = false; trigger.focus(); };
+      const form = h("form", { class: "confirm report", role: "group", "aria-label": this.t("reportLabel"), novalidate: true,
+        onkeydown: (event) => { if (event.key === "Escape") close(); },
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const send = form.querySelector("[type=submit]");
+          send.disabled = true;
+          error.hidden = true;
+          try {
+            await api(`/api/v1/comments/${comment.id}/flag`, { method: "POST", token: this.token, body: { reason: reason.value, note: note.value.trim() } });
+          } catch (failure) {
+            send.disabled = false;
+            this.fail(error, null, failure.code === "rate_limited" ? this.t("notifyRateLimited", { seconds: failure.retryAfter || "60" }) : this.errorText(failure));
+            return;
+          }
+          store.set("reported:" + this.site, [...this.reported, comment.id].slice(-300));
+          const done = h("span", { class: "muted", tabindex: -1, text: this.t("reported") });
+          trigger.remove();
+          form.replaceWith(done);
+          done.focus();
+          this.announce(this.t("reported"));
+        } },
+      h("label", {}, h("span", { text: this.t("reason") }), reason),
+      h("label", {}, h("span", { text: this.t("reportNote") }), note),
+      h("button", { type: "submit", class: "danger", text: this.t("sendReport") }),
+      h("button", { type: "button", class: "link", text: this.t("cancel"), onclick: close }),
+      error);
+      trigger.hidden = true;
+      trigger.after(form);
+      reason.focus();
     }
 
     async vote(comment, value) {
