@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
     path("notifications/", include("townhall.notifications.urls")),
+    path("moderate/", include("townhall.moderation.urls")),
     path("", include("townhall.widget.urls")),
     path("t/<slug:slug>/", views.thread_page, name="thread-page"),
     path("", include("townhall.demo.urls")),

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from townhall.discussions.actions import do_post_comment
 from townhall.discussions.models import Thread
 from townhall.discussions.pages import resolve_article
+from townhall.moderation.actions import do_add_moderator
 from townhall.sites.actions import do_create_site, do_set_site_origins
 from townhall.sites.models import Site
 
 DEMO_SLUG = "demo"
+DEMO_MODERATOR = "moderator"
+MODERATOR_PASSWORD_FILE = "demo-moderator-password"  # noqa: S105 (a file name)
 ARTICLE_PATH = "/2016/07/ankara-could-let-russia-use-turkeys-incirlik-airbase-to-fight-isis/"
 
 
@@ -62,3 +70,44 @@ def load_demo(port: int) -> tuple[Site, bool]:
             )
             posted[item["key"]] = result.comment.pk
     return site, True
+
+
+@dataclass(frozen=True)
+class DemoModerator:
+    username: str
+    password: str
+    password_file: Path
+    new_password: bool  # made by this run (else read from the file)
+
+
+def load_demo_moderator(site: Site) -> DemoModerator:
+    """The demo's moderator account, ``moderator``, for ``site``: its random password is kept in
+    ``<TOWNHALL_VAR_DIR>/demo-moderator-password`` (mode 0600). Running it again changes nothing;
+    with the file already there, its password is the account's when the account is created."""
+    path = Path(settings.VAR_DIR) / MODERATOR_PASSWORD_FILE
+    password, new = _demo_password(path)
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.filter(username=DEMO_MODERATOR).first()
+        if user is None:
+            user = User.objects.create_user(DEMO_MODERATOR, password=password)
+        elif new:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        do_add_moderator(user, site)
+    return DemoModerator(DEMO_MODERATOR, password, path, new)
+
+
+def _demo_password(path: Path) -> tuple[str, bool]:
+    try:
+        return path.read_text("utf-8").strip(), False
+    except FileNotFoundError:
+        pass
+    password = secrets.token_urlsafe(12)
+    try:  # O_EXCL: of two runs at once, one writes and the other reads
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text("utf-8").strip(), False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    return password, True

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from townhall.core.errors import NotFound
 from townhall.discussions.models import Comment, CommentStatus
-from townhall.moderation.models import AuditEntry, Ban, SiteModerator
+from townhall.moderation.models import AuditAction, AuditEntry, Ban, SiteModerator
 from townhall.sites.models import Site
 
 QUEUES = {
@@ -144,3 +144,25 @@ def ban_in_force(ban: Ban) -> bool:
 
 def audit_log(site: Site) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(site=site).select_related("actor", "comment", "ban")
+
+
+def can_undo(entry: AuditEntry) -> bool:
+    """Whether ``actions.do_undo`` would undo this entry now (for showing an Undo button; the
+    action decides). Precondition: ``entry.comment`` and ``entry.ban`` were selected with it."""
+    if entry.undone:
+        return False
+    if entry.action in (
+        AuditAction.APPROVE,
+        AuditAction.REJECT,
+        AuditAction.SPAM,
+        AuditAction.HOLD,
+    ):
+        comment = entry.comment
+        return bool(entry.from_status) and comment is not None and comment.status == entry.to_status
+    if entry.action == AuditAction.FEATURE:
+        return entry.comment is not None
+    if entry.action == AuditAction.UNFEATURE:
+        return entry.comment is not None and entry.comment.status == CommentStatus.VISIBLE
+    if entry.action == AuditAction.BAN:
+        return entry.ban is not None and entry.ban.lifted is None
+    return False

@@ -1,10 +1,13 @@
 from django.core.management.base import BaseCommand
 
-from townhall.demo.seed import article_url, load_demo
+from townhall.demo.seed import article_url, load_demo, load_demo_moderator
 
 
 class Command(BaseCommand):
-    help = "Create the demo site and load the seed article with its comments (idempotent)."
+    help = (
+        "Create the demo site, load the seed article with its comments and create the demo's "
+        "moderator account (idempotent)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -12,8 +15,20 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         port = options["port"]
         site, loaded = load_demo(port)
+        moderator = load_demo_moderator(site)
         what = "loaded the seed comments" if loaded else "seed comments were already there"
         self.stdout.write(
             f"Demo site {site.slug!r} allows {', '.join(site.allowed_origins)}; {what}.\n"
             f"Article: {article_url(port)}"
         )
+        moderate = f"http://127.0.0.1:{port}/moderate/"
+        if moderator.new_password:
+            # Shown this once; it stays in the file (mode 0600) for later runs.
+            self.stdout.write(
+                f"Moderation: {moderate} as {moderator.username} / {moderator.password}"
+            )
+        else:
+            self.stdout.write(
+                f"Moderation: {moderate} as {moderator.username} "
+                f"(password in {moderator.password_file})"
+            )

@@ -1,0 +1,27 @@
+from django.urls import path, re_path
+
+from townhall.moderation import views
+
+app_name = "moderation"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    re_path(
+        r"^assets/moderate\.(?P<digest>[0-9a-f]{16})\.(?P<ext>js|css)$",
+        views.asset_file,
+        name="asset",
+    ),
+    path("<slug:slug>/", views.queue, name="queue"),
+    path("<slug:slug>/search/", views.search, name="search"),
+    path("<slug:slug>/bans/", views.bans, name="bans"),
+    path("<slug:slug>/bans/<int:ban_id>/lift/", views.lift_ban, name="lift-ban"),
+    path("<slug:slug>/log/", views.log, name="log"),
+    path("<slug:slug>/rules/", views.rules, name="rules"),
+    path("<slug:slug>/bulk/", views.bulk, name="bulk"),
+    path("<slug:slug>/undo/<int:entry_id>/", views.undo, name="undo"),
+    path("<slug:slug>/comments/<int:comment_id>/decide/", views.decide, name="decide"),
+    path("<slug:slug>/comments/<int:comment_id>/ban/", views.ban_author, name="ban-author"),
+    path("<slug:slug>/comments/<int:comment_id>/feature/", views.feature, name="feature"),
+]
