@@ -1,6 +1,8 @@
-"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn; email.
+"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn; email;
+re-anchoring; the moderation pipeline.
 
-Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications,anchoring]
+Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications,anchoring,
+                                        moderation]
                            [--duration 10] [--runs 15] [--subscribers 10000]
 
 thread-read: each server is installed/prepared, started on a free 127.0.0.1
@@ -32,9 +34,21 @@ total and agreement case by case; then the time per anchor on a ~5,000-word
 article, 200 anchors, text unchanged / paragraph at the top / typo in every
 quote (bench/anchoring.py).
 
+moderation: the moderation pipeline on one core (each measuring process pins
+itself to one), on a fresh SQLite database with a site's rules (about 200
+banned and 200 suspect words, max_links 3, toxicity threshold 0.9, Akismet
+off: a network service) and a history of thousands of comments and bans:
+5,000 generated comments through `run_pipeline` with the compiled toxicity
+table, then with alt-profanity-check's own `predict_prob` per comment (the
+reference), the classifier alone (table, library per call, library
+batched), `do_post_comment` end to end; the table's scores against the
+library's, and peak memory with and without scikit-learn
+(bench/moderation.py).
+
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
 own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
-`widget`, `notifications`, `anchoring`; other sections are kept).
+`widget`, `notifications`, `anchoring`, `moderation`; other sections are
+kept).
 """
 
 from __future__ import annotations
@@ -56,6 +70,7 @@ import anchoring
 import asgi_servers
 import corpus
 import isso_peer
+import moderation
 import notifications
 import report
 import townhall_peer
@@ -77,6 +92,7 @@ OPTIONS = {
     widget.BENCH_KEY: ("runs",),
     notifications.BENCH_KEY: ("subscribers",),
     anchoring.BENCH_KEY: (),
+    moderation.BENCH_KEY: (),
 }
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
@@ -479,12 +495,22 @@ def anchoring_bench(args: argparse.Namespace) -> None:
     finish(args, env, measured, lambda: anchoring.section_markdown(env, measured))
 
 
+def moderation_bench(args: argparse.Namespace) -> None:
+    """The moderation benchmark: pipeline throughput on one core, classifier on; report."""
+    env = environment(args, moderation.BENCH_KEY)
+    env.pop("corpus")  # the thread corpus of the other benchmarks plays no part here
+    measured = moderation.run_all(args)
+    moderation.print_results(measured)
+    finish(args, env, measured, lambda: moderation.section_markdown(env, measured))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
     "widget": widget_bench,
     "notifications": notifications_bench,
     "anchoring": anchoring_bench,
+    "moderation": moderation_bench,
 }
 WRK_BENCHMARKS = {"thread-read", "servers"}
 

@@ -14,6 +14,7 @@ from django.test import Client, TestCase
 
 from townhall.discussions import versions
 from townhall.discussions.pages import local_pages
+from townhall.moderation.pipeline import site_bans
 from townhall.sites.actions import do_create_site
 from townhall.sites.models import Site
 from townhall.sites.queries import forget_allowed_origins
@@ -97,6 +98,7 @@ _comment_numbers = itertools.count(1)
 def _forget_everything_cached() -> None:
     cache.clear()
     local_pages.clear()
+    site_bans.clear()
     versions.store().clear()
     forget_allowed_origins()
 

@@ -90,6 +90,7 @@ class Comment(models.Model):
             models.Index(fields=["root", "created", "id"], name="comment_subtree"),
             # The moderation pipeline's "same text again" and "posting fast" checks.
             models.Index(fields=["client_fingerprint", "created"], name="comment_by_client"),
+            models.Index(fields=["author", "created"], name="comment_by_author"),
         ]
 
     def __str__(self) -> str:

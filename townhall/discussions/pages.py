@@ -313,6 +313,8 @@ def present_comment(comment: Comment) -> dict:
     shown = _present({field: getattr(comment, field) for field in _PAGE_FIELDS})
     if comment.status != CommentStatus.DELETED:
         shown["html"], shown["author_name"] = comment.body_html, comment.author_name
+    if comment.status == CommentStatus.SPAM:
+        shown["status"] = CommentStatus.PENDING  # a spammer learns no more than "waiting"
     return shown
 
 

@@ -19,6 +19,7 @@ from townhall.discussions.actions import bump_thread, set_comment_status
 from townhall.discussions.models import Comment, CommentStatus
 from townhall.moderation.audit import audit
 from townhall.moderation.models import AuditAction, AuditEntry, Ban, BanKind, Flag, SiteModerator
+from townhall.moderation.pipeline import site_bans
 from townhall.sites.models import Site
 
 # What a moderator may decide on a comment, and the status it takes.
@@ -173,6 +174,7 @@ def do_ban(
             expires=expires,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
+        _forget_bans(site.pk)
         audit(
             site.pk,
             AuditAction.BAN,
@@ -206,6 +208,13 @@ def do_ban_author(
     return bans
 
 
+def _forget_bans(site_id: int) -> None:
+    """This process reads the site's bans again: now, and once more after the commit, in case
+    another thread read them in between."""
+    site_bans.forget(site_id)
+    transaction.on_commit(lambda: site_bans.forget(site_id))
+
+
 def do_lift_ban(actor: Any, ban: Ban) -> Ban:
     """Ends a ban now. Precondition: ``actor`` moderates the ban's site."""
     with transaction.atomic():
@@ -213,6 +222,7 @@ def do_lift_ban(actor: Any, ban: Ban) -> Ban:
         if locked.lifted is None:
             locked.lifted = timezone.now()
             locked.save(update_fields=["lifted"])
+            _forget_bans(locked.site_id)
             audit(locked.site_id, AuditAction.LIFT_BAN, actor=actor, ban=locked)
     return locked
 

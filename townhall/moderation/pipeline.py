@@ -23,13 +23,15 @@ Rate limits come before all this, in the API (``core.ratelimit``).
 from __future__ import annotations
 
 import re
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from townhall.discussions.models import Comment
@@ -102,9 +104,10 @@ def run_pipeline(submission: Submission) -> Verdict:
     links = len(_LINK.findall(submission.html))
     if links > site.max_links:
         verdict.add("links", HOLD, f"{links} links (the site allows {site.max_links})")
-    if _repeated(submission):
+    repeated, fast = _history(submission)
+    if repeated:
         verdict.add("repeated", HOLD, "the same text again within a day")
-    if submission.editing is None and (fast := _fast_new_commenter(submission)):
+    if fast:
         verdict.add("fast_new_commenter", HOLD, fast)
     if site.toxicity_threshold < 1:
         verdict.toxicity = round(toxicity.score(submission.text), 4)
@@ -122,24 +125,75 @@ def run_pipeline(submission: Submission) -> Verdict:
 def active_ban(
     site: Site, commenter: Commenter | None, email: str, client_fingerprint: str
 ) -> Ban | None:
-    """The ban in force on this reader by identity, email or client hash, if any."""
-    keys = Q()
-    if commenter is not None:
-        keys |= Q(kind=BanKind.COMMENTER, value=str(commenter.pk))
+    """The ban in force on this reader by identity, email or client hash, if any; of several,
+    the longest (a ban for good first)."""
+    keys = []
+    if commenter is not None and commenter.pk is not None:
+        keys.append((BanKind.COMMENTER, str(commenter.pk)))
     email = email or (commenter.email if commenter else "")
     if email:
-        keys |= Q(kind=BanKind.EMAIL, value=email.strip().lower())
+        keys.append((BanKind.EMAIL, email.strip().lower()))
     if client_fingerprint:
-        keys |= Q(kind=BanKind.CLIENT, value=client_fingerprint)
+        keys.append((BanKind.CLIENT, client_fingerprint))
     if not keys:
         return None
     now = timezone.now()
-    return (
-        Ban.objects.filter(keys, site=site, lifted__isnull=True)
-        .filter(Q(expires__isnull=True) | Q(expires__gt=now))
-        .order_by("expires")
-        .first()
-    )
+    in_force = [
+        ban
+        for key in keys
+        if (ban := site_bans.get(site.pk).get(key)) is not None
+        and (ban.expires is None or ban.expires > now)
+    ]
+    return max(in_force, key=_ban_length, default=None)
+
+
+def _ban_length(ban: Ban) -> float:
+    return ban.expires.timestamp() if ban.expires else float("inf")
+
+
+class SiteBans:
+    """Each site's bans in force, per process, read again after ``TTL_SECONDS``.
+
+    Asking the database on every comment cost more than every other rule together (most of it
+    Django building the query). A ban or a lift clears this process's copy when it commits, and
+    reaches other processes within ``TTL_SECONDS``.
+    """
+
+    TTL_SECONDS = 2.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sites: dict[int, tuple[float, dict[tuple[str, str], Ban]]] = {}
+
+    def get(self, site_id: int) -> dict[tuple[str, str], Ban]:
+        known = self._sites.get(site_id)
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
+        now = timezone.now()
+        bans: dict[tuple[str, str], Ban] = {}
+        rows = (
+            Ban.objects.filter(site_id=site_id, lifted__isnull=True)
+            .filter(Q(expires__isnull=True) | Q(expires__gt=now))
+            .only("id", "site_id", "kind", "value", "expires")
+        )
+        for ban in rows:
+            current = bans.get((ban.kind, ban.value))
+            if current is None or _ban_length(ban) > _ban_length(current):
+                bans[(ban.kind, ban.value)] = ban
+        with self._lock:
+            self._sites[site_id] = (time.monotonic() + self.TTL_SECONDS, bans)
+        return bans
+
+    def forget(self, site_id: int) -> None:
+        with self._lock:
+            self._sites.pop(site_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sites.clear()
+
+
+site_bans = SiteBans()
 
 
 def fold(text: str) -> str:
@@ -163,45 +217,30 @@ def _first_match(words: tuple[str, ...], folded: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _repeated(submission: Submission) -> bool:
-    who = Q()
+def _history(submission: Submission) -> tuple[bool, str | None]:
+    """The "same text again" and "new commenter posting fast" checks, from one query over this
+    reader's comments of the last day (by client hash or identity)."""
+    commenter, site = submission.commenter, submission.site
+    known = commenter is not None and commenter.pk is not None
+    who = Q(author_id=commenter.pk) if known else Q()  # type: ignore[union-attr]
     if submission.client_fingerprint:
         who |= Q(client_fingerprint=submission.client_fingerprint)
-    if submission.commenter is not None and submission.commenter.pk:
-        who |= Q(author=submission.commenter)
     if not who:
-        return False
-    earlier = Comment.objects.filter(
-        who,
-        thread__site=submission.site,
-        created__gte=timezone.now() - REPEAT_WINDOW,
-        body=submission.text,
-    )
+        return False, None
+    now = timezone.now()
+    burst = site.new_commenter_burst if settings.RATELIMIT_ENABLE else 0
+    new = not known or commenter.created >= now - NEW_COMMENTER_AGE  # type: ignore[union-attr]
+    fast = bool(burst) and new and submission.editing is None
+    earlier = Comment.objects.filter(who, thread__site_id=site.pk, created__gte=now - REPEAT_WINDOW)
     if submission.editing is not None:
         earlier = earlier.exclude(pk=submission.editing.pk)
-    return earlier.exists()
-
-
-def _fast_new_commenter(submission: Submission) -> str | None:
-    """A commenter new today (or a reader with no token at all) with the site's burst of
-    comments in the last FAST_WINDOW, by identity or by client."""
-    burst = submission.site.new_commenter_burst
-    commenter = submission.commenter
-    if not burst or not settings.RATELIMIT_ENABLE:  # a kind of rate limit: off with them
-        return None
-    now = timezone.now()
-    known = commenter is not None and commenter.pk is not None
-    if known and commenter.created < now - NEW_COMMENTER_AGE:  # type: ignore[union-attr]
-        return None
-    who = Q(author=commenter) if known else Q()
-    if submission.client_fingerprint:
-        who |= Q(client_fingerprint=submission.client_fingerprint)
-    if not who:
-        return None
-    recent = Comment.objects.filter(
-        who, thread__site=submission.site, created__gte=now - FAST_WINDOW
-    ).count()
-    if recent < burst:
-        return None
+    wanted = {"repeats": Count("pk", filter=Q(body=submission.text))}
+    if fast:
+        wanted["recent"] = Count("pk", filter=Q(created__gte=now - FAST_WINDOW))
+    counts = earlier.aggregate(**wanted)
+    if not fast or counts["recent"] < burst:
+        return counts["repeats"] > 0, None
     minutes = int(FAST_WINDOW.total_seconds() // 60)
-    return f"{recent + 1} comments in {minutes} minutes from a new commenter"
+    return counts[
+        "repeats"
+    ] > 0, f"{counts['recent'] + 1} comments in {minutes} minutes from a new commenter"
