@@ -243,6 +243,7 @@ def test_akismet_spam_is_filed_as_spam_and_shown_to_nobody(api, make_site, akism
         site, "Cheap watches here.", author_name="Bot", author_email="bot@example.com"
     )
     assert response.status_code == 202  # the author is told no more than "awaiting moderation"
+    assert response.json()["comment"]["status"] == "pending"
     comment = Comment.objects.get()
     assert comment.status == CommentStatus.SPAM
     assert reasons(comment.pk) == ["akismet"]
