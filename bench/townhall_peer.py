@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import corpus
+from readers import PROXY, reader_address
 from support import (
     ARTICLE_ORIGIN,
     ARTICLE_TITLE,
@@ -85,6 +86,8 @@ def server_env(workdir: Path) -> dict[str, str]:
         "TOWNHALL_SECRET_KEY": "bench-only-not-secret",
         "TOWNHALL_RATELIMIT": "0",
         "TOWNHALL_DEBUG": "0",
+        # Each post names its reader in X-Forwarded-For (bench/readers.py).
+        "TOWNHALL_TRUSTED_PROXIES": PROXY,
     }
 
 
@@ -106,10 +109,12 @@ def seed(base: str, items: list[corpus.Comment]) -> dict[str, int]:
     """Post the corpus through Townhall's public API, in order; return key -> comment id.
 
     The first post creates the thread (site + URL + title), like the first
-    comment under a freshly published article.
+    comment under a freshly published article. Each comment comes from its
+    own reader (bench/readers.py): from one address, the moderation
+    pipeline would hold a reader's second "Exactly this." as a repeat.
     """
     ids: dict[str, int] = {}
-    for item in items:
+    for number, item in enumerate(items):
         payload: dict[str, Any] = {
             "site": SITE,
             "url": ARTICLE_URL,
@@ -121,9 +126,8 @@ def seed(base: str, items: list[corpus.Comment]) -> dict[str, int]:
             payload["author_email"] = item["email"]
         if item["parent_key"]:
             payload["parent_id"] = ids[item["parent_key"]]
-        status, body, raw = http_json(
-            "POST", f"{base}/api/v1/comments", payload, headers={"Origin": ARTICLE_ORIGIN}
-        )
+        headers = {"Origin": ARTICLE_ORIGIN, "X-Forwarded-For": reader_address(number)}
+        status, body, raw = http_json("POST", f"{base}/api/v1/comments", payload, headers=headers)
         if status != 201 or not isinstance(body, dict) or "comment" not in body:
             detail = f"HTTP {status} {raw[:300]!r}"
             raise BenchError(f"Townhall rejected comment {item['key']}: {detail}")

@@ -22,6 +22,7 @@ def test_article_without_comments_has_an_empty_page(api, site):
         "title": "",
         "comment_count": 0,
         "is_open": True,
+        "live_event_id": 0,
     }
     assert body["comments"] == [] and body["next_cursor"] is None
 
@@ -179,8 +180,8 @@ def api_post(site, parent_id):
 @pytest.mark.parametrize("roots", [5, 60])
 def test_read_cost_does_not_grow_with_the_thread(api, site, roots, django_assert_num_queries):
     _grow(site, roots=roots, replies_each=3)
-    # Cold: the site, the thread, one page of roots, their replies.
-    with django_assert_num_queries(4):
+    # Cold: the site, the thread, its latest live event, one page of roots, their replies.
+    with django_assert_num_queries(5):
         body = api.thread(site, limit=5).json()
     assert len(body["comments"]) == 5
     assert all(len(c["replies"]) == 3 for c in body["comments"])

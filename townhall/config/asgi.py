@@ -1,7 +1,8 @@
 """The ASGI application ``townhall serve`` runs.
 
-Two layers: the thread-read fast path (``discussions.hotpath``), answered on the event loop, and
-behind it Django as a WSGI application in a pool of threads (a2wsgi). Django's own ASGI handler
+Three layers: the live event streams (``live.streams``) and the thread-read fast path
+(``discussions.hotpath``), both answered on the event loop, and behind them Django as a WSGI
+application in a pool of threads (a2wsgi). Django's own ASGI handler
 hops between the event loop and a single worker thread for every middleware hook, which measured
 at a fifth of the throughput of the same requests run through the WSGI handler this way
 (docs/benchmarks.md); Townhall's views are synchronous, so nothing is lost.
@@ -18,6 +19,7 @@ from a2wsgi import WSGIMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from townhall.discussions.hotpath import ThreadReadFastPath  # noqa: E402  (needs Django set up)
+from townhall.live.streams import LiveStreams  # noqa: E402
 
 _django_in_threads = WSGIMiddleware(django_application, workers=settings.REQUEST_THREADS)  # type: ignore[arg-type]
 
@@ -32,4 +34,4 @@ async def _django(scope, receive, send):
     await _django_in_threads(scope, receive_coroutine, send)
 
 
-application = ThreadReadFastPath(_django)
+application = LiveStreams(ThreadReadFastPath(_django))

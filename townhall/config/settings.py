@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "townhall.discussions",
     "townhall.notifications",
     "townhall.moderation",
+    "townhall.live",
     "townhall.widget",
     "townhall.demo",
 ]
@@ -125,7 +126,7 @@ if not REDIS_URL:
 # against its own site (townhall.core.origins).
 CORS_ALLOW_CREDENTIALS = True
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "last-event-id"]
 CORS_EXPOSE_HEADERS = ["etag", "retry-after"]
 CORS_PREFLIGHT_MAX_AGE = 600
 

@@ -19,12 +19,13 @@ from django.utils import timezone
 from townhall.core.errors import BadRequest, Forbidden, NotFound
 from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
-from townhall.discussions.pages import Article, resolve_article
+from townhall.discussions.pages import Article, present_comment, resolve_article
 from townhall.discussions.rendering import render_markdown
 from townhall.discussions.signals import comment_held, comment_published
 from townhall.identity.actions import do_create_guest, do_update_guest
 from townhall.identity.models import Commenter
 from townhall.identity.tokens import make_commenter_token
+from townhall.live.events import record_event
 from townhall.moderation import pipeline
 from townhall.moderation.audit import audit
 from townhall.moderation.models import AuditAction
@@ -131,7 +132,7 @@ def do_post_comment(
                 detail={"reasons": verdict.reasons},
             )
         if status == CommentStatus.VISIBLE:
-            bump_thread(thread, count_delta=1)
+            bump_thread(thread, count_delta=1, event=shown_event(comment))
             published = comment.pk
             transaction.on_commit(
                 lambda: comment_published.send(sender=Comment, comment_id=published)
@@ -212,7 +213,7 @@ def do_edit_comment(comment: Comment, *, body: str, client_fingerprint: str = ""
                 detail={"reasons": verdict.reasons, "edit": True},
             )
         elif locked.status == CommentStatus.VISIBLE:
-            bump_thread(locked.thread, count_delta=0)
+            bump_thread(locked.thread, count_delta=0, event=changed_event(locked))
     return locked
 
 
@@ -230,7 +231,11 @@ def set_comment_status(locked: Comment, status: str) -> str:
     locked.save(update_fields=["status"])
     was_visible, is_visible = before == CommentStatus.VISIBLE, status == CommentStatus.VISIBLE
     if was_visible or is_visible:
-        bump_thread(locked.thread, count_delta=int(is_visible) - int(was_visible))
+        bump_thread(
+            locked.thread,
+            count_delta=int(is_visible) - int(was_visible),
+            event=shown_event(locked) if is_visible else removed_event(locked),
+        )
     if is_visible:
         published = locked.pk
         transaction.on_commit(lambda: comment_published.send(sender=Comment, comment_id=published))
@@ -267,7 +272,7 @@ def do_delete_comment(comment: Comment) -> Comment:
         locked.edited = timezone.now()
         locked.save(update_fields=["status", "body", "body_html", "author_name", "edited"])
         if was_visible:
-            bump_thread(comment.thread, count_delta=-1)
+            bump_thread(comment.thread, count_delta=-1, event=removed_event(locked))
     return locked
 
 
@@ -301,8 +306,9 @@ def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
             downvotes=F("downvotes") + down,
             score=F("score") + value - old,
         )
-        bump_thread(comment.thread, count_delta=0)
         locked.refresh_from_db(fields=["upvotes", "downvotes", "score"])
+        counts = {"upvotes": locked.upvotes, "downvotes": locked.downvotes, "score": locked.score}
+        bump_thread(comment.thread, count_delta=0, event=("vote", {"id": locked.pk, **counts}))
     return locked
 
 
@@ -407,8 +413,9 @@ def _initial_status(site: Site, commenter: Commenter, verdict: pipeline.Verdict)
     return CommentStatus.VISIBLE
 
 
-def bump_thread(thread: Thread, *, count_delta: int) -> None:
-    """Moves the thread to a new version, so cached pages of the old one are no longer served.
+def bump_thread(thread: Thread, *, count_delta: int, event: tuple[str, dict] | None = None) -> None:
+    """Moves the thread to a new version, so cached pages of the old one are no longer served,
+    and records the live ``event`` (kind, data) that tells open pages of the change.
 
     Versions are microsecond timestamps when that is higher than the old version plus one: they
     only grow, even across a thread deleted and created again under the same URL. The new
@@ -418,6 +425,22 @@ def bump_thread(thread: Thread, *, count_delta: int) -> None:
         version=Greatest(F("version") + 1, Value(time.time_ns() // 1000)),
         comment_count=F("comment_count") + count_delta,
     )
-    version = Thread.objects.values_list("version", flat=True).get(pk=thread.pk)
+    version, count = Thread.objects.values_list("version", "comment_count").get(pk=thread.pk)
     key = versions.version_key(thread.site.slug, thread.url_key)
     transaction.on_commit(lambda: versions.store().publish(key, version))
+    if event is not None:
+        kind, data = event
+        record_event(thread.pk, kind, data if kind == "vote" else {**data, "comment_count": count})
+
+
+def shown_event(comment: Comment) -> tuple[str, dict]:
+    """The live event of a comment that readers now see (new to them, or changed)."""
+    return ("comment", {"comment": present_comment(comment)})
+
+
+def changed_event(comment: Comment) -> tuple[str, dict]:
+    return ("edit", {"comment": present_comment(comment)})
+
+
+def removed_event(comment: Comment) -> tuple[str, dict]:
+    return ("remove", {"id": comment.pk, "status": comment.status})

@@ -5,9 +5,10 @@ in this process's memory and in Django's cache (shared through Redis when config
 holds the thread's version, which every visible change bumps, so a cached page is never
 invalidated, only left behind.
 
-Building a page costs three queries whatever the thread's size: the thread, one page of root
-comments by the sort order (keyset paging on an index), and the replies of those roots (one
-query through ``Comment.root``).
+Building a page costs four queries whatever the thread's size: the thread, its latest live
+event (the point a live stream resumes from), one page of root comments by the sort order
+(keyset paging on an index), and the replies of those roots (one query through
+``Comment.root``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from townhall.core.errors import BadRequest
 from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread
 from townhall.discussions.urls import InvalidArticleUrl, canonical_url_key, split_article_url
+from townhall.live.models import LiveEvent
 from townhall.sites.models import Site
 
 SORTS = ("newest", "oldest", "most_voted")
@@ -226,11 +228,20 @@ def _build_page(
                 "title": "",
                 "comment_count": 0,
                 "is_open": True,
+                "live_event_id": 0,
             },
             "comments": [],
             "next_cursor": None,
         }
     else:
+        # Read before the comments: the page holds at least every change up to this event, so a
+        # live stream resumed from it misses nothing (and may repeat a little).
+        live_event_id = (
+            LiveEvent.objects.filter(thread=thread)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
         roots, next_cursor = _root_page(thread, sort=sort, limit=limit, after=after, only=only)
         payload = {
             "thread": {
@@ -239,6 +250,7 @@ def _build_page(
                 "title": thread.title,
                 "comment_count": thread.comment_count,
                 "is_open": thread.is_open,
+                "live_event_id": live_event_id or 0,
             },
             "comments": _with_replies(roots),
             "next_cursor": next_cursor,

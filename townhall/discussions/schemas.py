@@ -128,6 +128,13 @@ class ThreadOut(Schema):
     title: str
     comment_count: int = Field(..., description="Visible comments, replies included.")
     is_open: bool
+    live_event_id: int = Field(
+        0,
+        description=(
+            "The thread's latest live event when this page was built: open "
+            "`/threads/{id}/events?last_event_id=` with it to hear of every change since."
+        ),
+    )
 
 
 class ThreadPageOut(Schema):

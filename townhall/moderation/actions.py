@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from townhall.core.errors import BadRequest, Conflict
-from townhall.discussions.actions import bump_thread, set_comment_status
+from townhall.discussions.actions import bump_thread, changed_event, set_comment_status
 from townhall.discussions.models import Comment, CommentStatus
 from townhall.moderation.audit import audit
 from townhall.moderation.models import AuditAction, AuditEntry, Ban, BanKind, Flag, SiteModerator
@@ -92,7 +92,7 @@ def do_feature_comment(actor: Any, comment: Comment, featured: bool = True) -> A
         if locked.featured != featured:
             Comment.objects.filter(pk=locked.pk).update(featured=featured)
             locked.featured = featured
-            bump_thread(locked.thread, count_delta=0)
+            bump_thread(locked.thread, count_delta=0, event=changed_event(locked))
         action = AuditAction.FEATURE if featured else AuditAction.UNFEATURE
         return audit(locked.thread.site_id, action, actor=actor, comment=locked)
 

@@ -1,0 +1,212 @@
+"""``GET /api/v1/threads/{id}/events``: a thread's live events as server-sent events.
+
+Answered on the event loop, in front of Django (a stream is open for as long as the reader
+reads; a thread of Django's pool each would not scale to thousands of readers). A stream:
+
+1. finds the thread (404 JSON if there is none) and its site's origins (CORS);
+2. subscribes to the broker, then sends what the reader missed since ``Last-Event-ID`` (the
+   header EventSource sends when it reconnects, or ``?last_event_id=``) from the database, so
+   nothing committed in between is lost;
+3. sends each new event as it comes, and a comment line every ``HEARTBEAT_SECONDS`` so that
+   proxies keep the connection open and dead readers are noticed.
+
+Events: ``comment`` (a comment became visible: ``{"comment", "comment_count"}``), ``edit``
+(``{"comment", "comment_count"}``), ``remove`` (``{"id", "status", "comment_count"}``), ``vote``
+(``{"id", "upvotes", "downvotes", "score"}``), and ``reset`` when the events since
+``Last-Event-ID`` are no longer kept (the page should load the thread again). Events can come
+twice after a reconnection; each carries the whole new state, so applying one twice is
+harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+from townhall.config import env
+from townhall.discussions.hotpath import common_headers
+from townhall.live.broker import RESYNC, Subscription, broker, encode
+
+logger = logging.getLogger(__name__)
+
+PATH = re.compile(r"^/api/v1/threads/(\d{1,18})/events$")
+HEARTBEAT_SECONDS = float(env.get("LIVE_HEARTBEAT_SECONDS") or 15)
+RETRY_MS = 2000
+MAX_REPLAY = 1000
+# Events of concurrent transactions may commit in another order than their ids: on resuming,
+# events this much older than the last one seen are sent again too.
+REORDER_WINDOW = timedelta(seconds=5)
+MAX_STREAMS = env.get_int("LIVE_MAX_STREAMS", 10_000)
+
+
+def _thread_origins(thread_id: int) -> list[str] | None:
+    from townhall.discussions.models import Thread
+
+    close_old_connections()
+    row = Thread.objects.filter(pk=thread_id).values_list("site__allowed_origins", flat=True)
+    found = list(row[:1])
+    return [o.lower() for o in found[0]] if found else None
+
+
+def _missed(thread_id: int, last_id: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """Events after ``last_id`` (and a few just before it, see REORDER_WINDOW), or, when the
+    event ``last_id`` is no longer kept (older than events.RETENTION), none and True: the reader
+    should load the thread again."""
+    from django.db.models import Q
+
+    from townhall.live.models import LiveEvent
+
+    close_old_connections()
+    events = LiveEvent.objects.filter(thread_id=thread_id)
+    last = events.filter(pk=last_id).values_list("created", flat=True).first()
+    if last is None:
+        return [], True
+    since = Q(pk__gt=last_id) | Q(created__gte=last - REORDER_WINDOW, pk__lt=last_id)
+    rows = list(
+        events.filter(since).order_by("pk").values_list("pk", "kind", "data")[: MAX_REPLAY + 1]
+    )
+    if len(rows) > MAX_REPLAY:
+        return [], True
+    return rows, False
+
+
+class LiveStreams:
+    """ASGI middleware: serves the event streams, passes everything else on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            match = PATH.match(scope["path"])
+            if match:
+                await self.stream(scope, receive, send, int(match.group(1)))
+                return
+        await self.app(scope, receive, send)
+
+    async def stream(self, scope, receive, send, thread_id: int) -> None:
+        headers = dict(scope["headers"])
+        origins = await sync_to_async(_thread_origins, thread_sensitive=False)(thread_id)
+        if origins is None:
+            await _json(send, 404, "thread_not_found", "There is no such thread.")
+            return
+        the_broker = broker()
+        if the_broker.streams >= MAX_STREAMS:
+            await _json(send, 503, "too_many_streams", "Too many live readers; try again soon.")
+            return
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        response_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-store"),
+            (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+            (b"vary", b"origin"),
+            *common_headers(),
+        ]
+        if origin and origin.lower() in origins:
+            response_headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        last_id = _last_event_id(scope, headers)
+        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        subscription = the_broker.subscribe(thread_id)
+        gone = asyncio.Event()
+        watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, gone))
+        try:
+            await _serve(send, subscription, thread_id, last_id, gone)
+            if not gone.is_set():  # ended by the server (reset, too slow a reader): close it
+                await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass  # the reader went away mid-write
+        finally:
+            the_broker.unsubscribe(subscription)
+            watcher.cancel()
+
+
+async def _serve(
+    send, subscription: Subscription, thread_id: int, last_id: int, gone: asyncio.Event
+) -> None:
+    sent: deque[int] = deque(maxlen=2 * MAX_REPLAY)
+    seen: set[int] = set()
+    highest = last_id
+
+    async def write(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def catch_up() -> bool:
+        nonlocal highest
+        rows, lost = await sync_to_async(_missed, thread_sensitive=False)(thread_id, highest)
+        if lost:
+            await write(f"id: {highest}\nevent: reset\ndata: {{}}\n\n".encode())
+            return False
+        for event_id, kind, data in rows:
+            if event_id not in seen:
+                await write(encode(event_id, kind, data))
+                _remember(event_id)
+        return True
+
+    def _remember(event_id: int) -> None:
+        nonlocal highest
+        if len(sent) == sent.maxlen:
+            seen.discard(sent[0])
+        sent.append(event_id)
+        seen.add(event_id)
+        highest = max(highest, event_id)
+
+    await write(f"retry: {RETRY_MS}\n\n".encode())
+    if last_id and not await catch_up():
+        return
+    while not gone.is_set():
+        if subscription.overflowed:
+            return  # too slow a reader: it reconnects with Last-Event-ID and catches up
+        try:
+            chunk = await asyncio.wait_for(subscription.queue.get(), HEARTBEAT_SECONDS)
+        except TimeoutError:
+            await write(b": keep-alive\n\n")
+            continue
+        if chunk == RESYNC:
+            if not await catch_up():
+                return
+            continue
+        event_id = int(chunk[4 : chunk.index(b"\n")])
+        if event_id in seen:
+            continue
+        await write(chunk)
+        _remember(event_id)
+
+
+async def _watch_disconnect(receive, gone: asyncio.Event) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
+def _last_event_id(scope, headers: dict[bytes, bytes]) -> int:
+    raw = headers.get(b"last-event-id", b"").decode("latin-1")
+    if not raw:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        raw = (query.get("last_event_id") or [""])[0]
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else 0
+
+
+async def _json(send, status: int, code: str, message: str) -> None:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *common_headers()],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
