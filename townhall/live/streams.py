@@ -13,9 +13,8 @@ reads; a thread of Django's pool each would not scale to thousands of readers). 
 Events: ``comment`` (a comment became visible: ``{"comment", "comment_count"}``), ``edit``
 (``{"comment", "comment_count"}``), ``remove`` (``{"id", "status", "comment_count"}``), ``vote``
 (``{"id", "upvotes", "downvotes", "score"}``), and ``reset`` when the events since
-``Last-Event-ID`` are no longer kept (the page should load the thread again). Events can come
-twice after a reconnection; each carries the whole new state, so applying one twice is
-harmless.
+``Last-Event-ID`` are no longer kept (the page should load the thread again). Each event carries
+the whole new state of what it names, so applying one twice is harmless.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import asyncio
 import logging
 import re
 from collections import deque
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -42,9 +40,6 @@ PATH = re.compile(r"^/api/v1/threads/(\d{1,18})/events$")
 HEARTBEAT_SECONDS = float(env.get("LIVE_HEARTBEAT_SECONDS") or 15)
 RETRY_MS = 2000
 MAX_REPLAY = 1000
-# Events of concurrent transactions may commit in another order than their ids: on resuming,
-# events this much older than the last one seen are sent again too.
-REORDER_WINDOW = timedelta(seconds=5)
 MAX_STREAMS = env.get_int("LIVE_MAX_STREAMS", 10_000)
 
 
@@ -58,21 +53,22 @@ def _thread_origins(thread_id: int) -> list[str] | None:
 
 
 def _missed(thread_id: int, last_id: int) -> tuple[list[tuple[int, str, str]], bool]:
-    """Events after ``last_id`` (and a few just before it, see REORDER_WINDOW), or, when the
-    event ``last_id`` is no longer kept (older than events.RETENTION), none and True: the reader
-    should load the thread again."""
-    from django.db.models import Q
+    """The thread's events after ``last_id``, or, when the event ``last_id`` is no longer kept
+    (older than events.RETENTION), none and True: the reader should load the thread again.
 
+    A thread's events are numbered in the order their changes committed: each is written after
+    the update of the thread's row (``bump_thread``), whose lock orders the writers of a thread.
+    """
     from townhall.live.models import LiveEvent
 
     close_old_connections()
     events = LiveEvent.objects.filter(thread_id=thread_id)
-    last = events.filter(pk=last_id).values_list("created", flat=True).first()
-    if last is None:
+    if not events.filter(pk=last_id).exists():
         return [], True
-    since = Q(pk__gt=last_id) | Q(created__gte=last - REORDER_WINDOW, pk__lt=last_id)
     rows = list(
-        events.filter(since).order_by("pk").values_list("pk", "kind", "data")[: MAX_REPLAY + 1]
+        events.filter(pk__gt=last_id)
+        .order_by("pk")
+        .values_list("pk", "kind", "data")[: MAX_REPLAY + 1]
     )
     if len(rows) > MAX_REPLAY:
         return [], True
