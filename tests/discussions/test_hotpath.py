@@ -10,6 +10,7 @@ from asgiref.testing import ApplicationCommunicator
 
 from tests.conftest import ARTICLE, ORIGIN
 from townhall.discussions.hotpath import ThreadReadFastPath, etag_matches
+from townhall.sites.queries import forget_allowed_origins
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +126,17 @@ def test_anything_unusual_goes_to_django(api, site, query):
     api.thread(site)
     with pytest.raises(Fallthrough):
         fast_get(query)
+
+
+def test_origins_this_process_does_not_hold_go_to_django(api, site):
+    # The fast path runs on the event loop: it must never read them from the cache or the
+    # database itself (Django does, and refreshes this process's copy).
+    api.thread(site, headers={"Origin": ORIGIN})
+    fast_get({"site": site.slug, "url": ARTICLE}, {"Origin": ORIGIN})  # held
+    forget_allowed_origins()
+    with pytest.raises(Fallthrough):
+        fast_get({"site": site.slug, "url": ARTICLE}, {"Origin": ORIGIN})
+    fast_get({"site": site.slug, "url": ARTICLE})  # without an Origin, nothing to check
 
 
 def test_unknown_version_goes_to_django(site):

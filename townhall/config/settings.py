@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 import dj_email_url
@@ -68,8 +69,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict[str, Any]:
-    url = env.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'townhall.sqlite3'}"
+def _database(url: str) -> dict[str, Any]:
     config: dict[str, Any] = dict(
         dj_database_url.parse(url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 60))
     )
@@ -89,7 +89,18 @@ def _database() -> dict[str, Any]:
     return config
 
 
-DATABASES = {"default": _database()}
+DATABASES = {
+    "default": _database(env.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'townhall.sqlite3'}")
+}
+# Read replicas (PostgreSQL streaming replicas of the default database): readers' GET requests
+# read from them, everything else from the default (townhall/config/routers.py).
+DATABASES.update(
+    (f"replica_{number}", {**_database(url), "TEST": {"MIRROR": "default"}})
+    for number, url in enumerate(env.get_list("DATABASE_REPLICA_URLS"), start=1)
+)
+if len(DATABASES) > 1:
+    DATABASE_ROUTERS = ["townhall.config.routers.PrimaryReplicaRouter"]
+    MIDDLEWARE.insert(0, "townhall.config.routers.ReplicaReadsMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.get("REDIS_URL") or None
@@ -97,10 +108,13 @@ CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, answering as an empty cache while Redis is away
+            # (townhall/core/cache.py): reads and posts go on without it.
+            "BACKEND": "townhall.core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.get("CACHE_PREFIX", "townhall"),
             "TIMEOUT": 3600,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -117,6 +131,8 @@ else:
 # share them). TOWNHALL_RATELIMIT=0 switches limits off for benchmarks and bulk loads.
 RATELIMIT_ENABLE = env.get_bool("RATELIMIT", True)
 RATELIMIT_USE_CACHE = "default"
+# While Redis is away the counters cannot be kept: let requests through rather than refuse them.
+RATELIMIT_FAIL_OPEN = True
 if not REDIS_URL:
     # locmem is per process; django-ratelimit warns that it is not shared, which is accepted
     # for the single-process embedded default.
@@ -135,8 +151,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.get_int("MAX_REQUEST_BYTES", 64 * 1024)
 
 TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES")
 
+# Live event streams open at once in one process; more get 503 (live/streams.py). `townhall
+# serve` lets that many requests be in flight per worker, beside ordinary ones.
+LIVE_MAX_STREAMS = env.get_int("LIVE_MAX_STREAMS", 10_000)
+
 # The address readers reach this server at, for links in emails.
 PUBLIC_URL = (env.get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+# Forms (the moderators' pages, subscription pages) posted from the public address, also when a
+# TLS-terminating proxy in front speaks plain HTTP to Townhall.
+_public = urlsplit(PUBLIC_URL)
+CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
 
 # Email leaves through the database-backed task queue (`townhall worker`).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from townhall.discussions import pages, versions
 from townhall.discussions.urls import InvalidArticleUrl, canonical_url_key, split_article_url
-from townhall.sites.queries import all_allowed_origins
+from townhall.sites.queries import known_allowed_origins
 
 THREADS_PATH = "/api/v1/threads"
 # Browsers revalidate every time (cheap: a 304 from memory), so a reader who just posted never
@@ -58,10 +58,10 @@ def common_headers() -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
+def cors_headers(origin: str | None, allowed: frozenset[str]) -> list[tuple[bytes, bytes]]:
     """django-cors-headers' answer for a simple GET, for the origins our sites allow."""
     headers = [(b"vary", b"origin")]
-    if origin and origin.lower() in all_allowed_origins():
+    if origin and origin.lower() in allowed:
         headers += [
             (b"access-control-allow-origin", origin.encode()),
             (b"access-control-allow-credentials", b"true"),
@@ -96,8 +96,13 @@ class ThreadReadFastPath:
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == THREADS_PATH:
             page = await self._page(scope["query_string"])
-            if page is not None:
-                await self._respond(scope, send, page)
+            # For a request with an Origin, the allowed origins as this process holds them:
+            # reading them again needs the cache or the database, which is Django's to do (not
+            # on the event loop).
+            has_origin = any(name == b"origin" for name, _ in scope["headers"])
+            allowed = known_allowed_origins() if has_origin else frozenset()
+            if page is not None and allowed is not None:
+                await self._respond(scope, send, page, allowed)
                 return
         await self.app(scope, receive, send)
 
@@ -138,7 +143,9 @@ class ThreadReadFastPath:
         key = pages.page_key(vkey, version, sort, int(limit_text), cursor, only)
         return pages.local_pages.get(key)
 
-    async def _respond(self, scope: Scope, send: Callable, page: pages.Page) -> None:
+    async def _respond(
+        self, scope: Scope, send: Callable, page: pages.Page, allowed: frozenset[str]
+    ) -> None:
         request_headers = dict(scope["headers"])
         origin = request_headers.get(b"origin")
         headers = [
@@ -147,7 +154,7 @@ class ThreadReadFastPath:
                 (name.lower().encode(), value.encode())
                 for name, value in THREAD_CACHE_HEADERS.items()
             ),
-            *cors_headers(origin.decode("latin-1") if origin else None),
+            *cors_headers(origin.decode("latin-1") if origin else None, allowed),
             *common_headers(),
         ]
         if_none_match = request_headers.get(b"if-none-match")

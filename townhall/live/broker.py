@@ -137,13 +137,20 @@ class RedisBroker(LocalBroker):
                     "hear of new events until it answers again",
                     type(error).__name__,
                 )
-            super().publish(thread_id, event_id, kind, data)
+            self._deliver_from_database(thread_id)
             return
         if self._publish_failing:
             self._publish_failing = False
             logger.warning("Live updates: publishing to Redis again")
         if not self.connected:  # this process's subscription is down: its readers still hear
-            super().publish(thread_id, event_id, kind, data)
+            self._deliver_from_database(thread_id)
+
+    def _deliver_from_database(self, thread_id: int) -> None:
+        """While events cannot travel through Redis, this process's streams of the thread read
+        the new event from the database rather than take it from here: events other processes
+        committed meanwhile did not reach them and come before it, and a stream resumes after
+        the last event it sent, so it must not send this one first and skip those."""
+        self.deliver_here(thread_id, RESYNC)
 
     async def _listen(self) -> None:
         import redis.asyncio

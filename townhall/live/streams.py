@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections
 
 from townhall.config import env
@@ -40,7 +41,7 @@ PATH = re.compile(r"^/api/v1/threads/(\d{1,18})/events$")
 HEARTBEAT_SECONDS = float(env.get("LIVE_HEARTBEAT_SECONDS") or 15)
 RETRY_MS = 2000
 MAX_REPLAY = 1000
-MAX_STREAMS = env.get_int("LIVE_MAX_STREAMS", 10_000)
+MAX_STREAMS = settings.LIVE_MAX_STREAMS
 
 
 def _thread_origins(thread_id: int) -> list[str] | None:
@@ -52,9 +53,18 @@ def _thread_origins(thread_id: int) -> list[str] | None:
     return [o.lower() for o in found[0]] if found else None
 
 
+def _latest_event_id(thread_id: int) -> int:
+    from townhall.live.models import LiveEvent
+
+    close_old_connections()
+    events = LiveEvent.objects.filter(thread_id=thread_id).order_by("-pk")
+    return events.values_list("pk", flat=True).first() or 0
+
+
 def _missed(thread_id: int, last_id: int) -> tuple[list[tuple[int, str, str]], bool]:
     """The thread's events after ``last_id``, or, when the event ``last_id`` is no longer kept
     (older than events.RETENTION), none and True: the reader should load the thread again.
+    ``last_id`` 0 is a stream that began when the thread had no events: all of them are new.
 
     A thread's events are numbered in the order their changes committed: each is written after
     the update of the thread's row (``bump_thread``), whose lock orders the writers of a thread.
@@ -63,7 +73,7 @@ def _missed(thread_id: int, last_id: int) -> tuple[list[tuple[int, str, str]], b
 
     close_old_connections()
     events = LiveEvent.objects.filter(thread_id=thread_id)
-    if not events.filter(pk=last_id).exists():
+    if last_id and not events.filter(pk=last_id).exists():
         return [], True
     rows = list(
         events.filter(pk__gt=last_id)
@@ -158,6 +168,11 @@ async def _serve(
         seen.add(event_id)
         highest = max(highest, event_id)
 
+    if not last_id:
+        # No Last-Event-ID: the reader wants what comes from now on. The thread's latest event,
+        # read after subscribing (so that nothing falls in between), is where a resync
+        # (``broker.RESYNC``: the Redis subscription came up, or back) resumes from.
+        highest = await sync_to_async(_latest_event_id, thread_sensitive=False)(thread_id)
     await write(f"retry: {RETRY_MS}\n\n".encode())
     if last_id and not await catch_up():
         return

@@ -41,6 +41,14 @@ def all_allowed_origins() -> frozenset[str]:
     return origins
 
 
+def known_allowed_origins() -> frozenset[str] | None:
+    """This process's copy of ``all_allowed_origins`` while it is fresh, else None; no I/O, so
+    the event loop may call it (the fast path then leaves the request to Django, which reads
+    them again)."""
+    expires, origins = _local_origins
+    return origins if origins is not None and expires > time.monotonic() else None
+
+
 def forget_allowed_origins() -> None:
     cache.delete(_ORIGINS_KEY)
     _local_origins[:] = [0.0, None]

@@ -44,4 +44,8 @@ class Command(BaseCommand):
             # Access lines hold article URLs and client addresses; off unless asked for.
             log_access=options["access_log"],
             respawn_failed_workers=True,
+            backlog=2048,
+            # Requests in flight per worker: Granian's default (backlog / workers) would cap the
+            # open live event streams of a worker at about a thousand.
+            backpressure=settings.LIVE_MAX_STREAMS + 1024,
         ).serve()
