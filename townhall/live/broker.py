@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256  # events waiting for one slow stream before it is closed (it will resume)
 RESYNC = b""  # on a stream's queue: read what you may have missed from the database
+HEARTBEAT = b": keep-alive\n\n"  # on every stream's queue now and then: said as it is
 
 
 def encode(event_id: int, kind: str, data: str) -> bytes:
@@ -96,9 +97,13 @@ class LocalBroker:
 
     def resync_all(self) -> None:
         """Precondition: on the event loop."""
+        self.broadcast(RESYNC)
+
+    def broadcast(self, chunk: bytes) -> None:
+        """Puts ``chunk`` on every stream's queue. Precondition: on the event loop."""
         for streams in tuple(self._streams.values()):
             for subscription in tuple(streams):
-                self._put(subscription, RESYNC)
+                self._put(subscription, chunk)
 
 
 class RedisBroker(LocalBroker):

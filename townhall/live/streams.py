@@ -33,7 +33,7 @@ from django.db import close_old_connections
 
 from townhall.config import env
 from townhall.discussions.hotpath import common_headers
-from townhall.live.broker import RESYNC, Subscription, broker, encode
+from townhall.live.broker import HEARTBEAT, RESYNC, Subscription, broker, encode
 
 logger = logging.getLogger(__name__)
 
@@ -125,22 +125,43 @@ class LiveStreams:
             await send({"type": "http.response.body", "body": b""})
             return
         subscription = the_broker.subscribe(thread_id)
-        gone = asyncio.Event()
-        watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, gone))
+        _start_heartbeats(the_broker)
+        loop = asyncio.get_running_loop()
+        serving = loop.create_task(_serve(send, subscription, thread_id, last_id))
+        watcher = loop.create_task(_watch_disconnect(receive))
         try:
-            await _serve(send, subscription, thread_id, last_id, gone)
-            if not gone.is_set():  # ended by the server (reset, too slow a reader): close it
+            await asyncio.wait({serving, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done() and not serving.cancelled() and serving.exception() is None:
+                # Ended by the server (reset, too slow a reader): close the response.
                 await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass  # the reader went away mid-write
         finally:
             the_broker.unsubscribe(subscription)
-            watcher.cancel()
+            for task in (serving, watcher):
+                task.cancel()
 
 
-async def _serve(
-    send, subscription: Subscription, thread_id: int, last_id: int, gone: asyncio.Event
-) -> None:
+_heartbeats: dict[int, asyncio.Task] = {}  # per event loop
+
+
+def _start_heartbeats(the_broker) -> None:
+    """One task per event loop says "keep-alive" on every stream every HEARTBEAT_SECONDS (one
+    timer for all streams, rather than one per stream and event)."""
+    loop = asyncio.get_running_loop()
+    running = _heartbeats.get(id(loop))
+    if running is not None and not running.done():
+        return
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            the_broker.broadcast(HEARTBEAT)
+
+    _heartbeats[id(loop)] = loop.create_task(beat())
+
+
+async def _serve(send, subscription: Subscription, thread_id: int, last_id: int) -> None:
     sent: deque[int] = deque(maxlen=2 * MAX_REPLAY)
     seen: set[int] = set()
     highest = last_id
@@ -176,13 +197,12 @@ async def _serve(
     await write(f"retry: {RETRY_MS}\n\n".encode())
     if last_id and not await catch_up():
         return
-    while not gone.is_set():
+    while True:
         if subscription.overflowed:
             return  # too slow a reader: it reconnects with Last-Event-ID and catches up
-        try:
-            chunk = await asyncio.wait_for(subscription.queue.get(), HEARTBEAT_SECONDS)
-        except TimeoutError:
-            await write(b": keep-alive\n\n")
+        chunk = await subscription.queue.get()
+        if chunk == HEARTBEAT:
+            await write(chunk)
             continue
         if chunk == RESYNC:
             if not await catch_up():
@@ -195,12 +215,9 @@ async def _serve(
         _remember(event_id)
 
 
-async def _watch_disconnect(receive, gone: asyncio.Event) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            gone.set()
-            return
+async def _watch_disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _last_event_id(scope, headers: dict[bytes, bytes]) -> int:
