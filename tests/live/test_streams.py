@@ -236,6 +236,30 @@ def test_a_stream_from_the_pages_event_misses_what_came_after_the_page(server):
         late.close()
 
 
+def test_a_page_built_before_any_event_gets_every_event_since(server):
+    # A thread whose page said live_event_id 0 (no event kept then): ?last_event_id=0 means
+    # "everything kept", where no Last-Event-ID at all means "from now on".
+    fresh = server.post("A new article's first comment.", url=f"{ORIGIN}/2016/07/fresh/")
+    query = urllib.parse.urlencode({"site": "news", "url": f"{ORIGIN}/2016/07/fresh/"})
+    thread_id = server.request("GET", f"/api/v1/threads?{query}")["thread"]["id"]
+    from_zero = Stream(server, thread_id, query="?last_event_id=0")
+    try:
+        _, _, data = from_zero.until("comment")
+        assert data["comment"]["id"] == fresh["comment"]["id"]
+    finally:
+        from_zero.close()
+
+
+def test_the_stream_opens_with_an_id_to_resume_from(server, thread):
+    now = Stream(server, thread["id"])
+    try:
+        now.connection.sock.settimeout(4)
+        lines = [now.response.readline().decode().rstrip("\n") for _ in range(2)]
+        assert lines == ["retry: 2000", f"id: {server.thread()['thread']['live_event_id']}"]
+    finally:
+        now.close()
+
+
 def test_an_event_no_longer_kept_asks_for_a_reload(server, thread):
     gone = Stream(server, thread["id"], last_event_id=987_654_321)
     try:
@@ -248,9 +272,9 @@ def test_heartbeats_keep_an_idle_stream_open(stream):
     # TOWNHALL_LIVE_HEARTBEAT_SECONDS=1 for this server: a comment line comes within a second or
     # two of silence.
     stream.connection.sock.settimeout(4)
-    lines = [stream.response.readline().decode().rstrip("\n") for _ in range(3)]
-    assert lines[:2] == ["retry: 2000", ""]
-    assert lines[2] == ": keep-alive"
+    lines = [stream.response.readline().decode().rstrip("\n") for _ in range(4)]
+    assert lines[0] == "retry: 2000" and lines[1].startswith("id: ") and lines[2] == ""
+    assert lines[3] == ": keep-alive"
 
 
 def test_cors_for_the_sites_origin_only(server, thread):

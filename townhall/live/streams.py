@@ -161,10 +161,12 @@ def _start_heartbeats(the_broker) -> None:
     _heartbeats[id(loop)] = loop.create_task(beat())
 
 
-async def _serve(send, subscription: Subscription, thread_id: int, last_id: int) -> None:
+async def _serve(
+    send, subscription: Subscription, thread_id: int, last_id: int | None
+) -> None:
     sent: deque[int] = deque(maxlen=2 * MAX_REPLAY)
     seen: set[int] = set()
-    highest = last_id
+    highest = last_id or 0
 
     async def write(chunk: bytes) -> None:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -189,13 +191,15 @@ async def _serve(send, subscription: Subscription, thread_id: int, last_id: int)
         seen.add(event_id)
         highest = max(highest, event_id)
 
-    if not last_id:
+    if last_id is None:
         # No Last-Event-ID: the reader wants what comes from now on. The thread's latest event,
         # read after subscribing (so that nothing falls in between), is where a resync
         # (``broker.RESYNC``: the Redis subscription came up, or back) resumes from.
         highest = await sync_to_async(_latest_event_id, thread_sensitive=False)(thread_id)
-    await write(f"retry: {RETRY_MS}\n\n".encode())
-    if last_id and not await catch_up():
+    # The opening "id:" gives the browser a Last-Event-ID from the start, so a reconnection
+    # before the first event resumes from here too (an id without data fires no event).
+    await write(f"retry: {RETRY_MS}\nid: {highest}\n\n".encode())
+    if last_id is not None and not await catch_up():
         return
     while True:
         if subscription.overflowed:
@@ -220,12 +224,14 @@ async def _watch_disconnect(receive) -> None:
         pass
 
 
-def _last_event_id(scope, headers: dict[bytes, bytes]) -> int:
-    raw = headers.get(b"last-event-id", b"").decode("latin-1")
+def _last_event_id(scope, headers: dict[bytes, bytes]) -> int | None:
+    """``Last-Event-ID``, else ``?last_event_id=``; None when neither is given. 0 is a page built
+    when the thread had no event: every event kept since is new to it."""
+    raw = headers.get(b"last-event-id", b"").decode("latin-1").strip()
     if not raw:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("last_event_id") or [""])[0]
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else 0
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
 
 
 async def _json(send, status: int, code: str, message: str) -> None:

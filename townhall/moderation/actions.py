@@ -92,7 +92,8 @@ def do_feature_comment(actor: Any, comment: Comment, featured: bool = True) -> A
         if locked.featured != featured:
             Comment.objects.filter(pk=locked.pk).update(featured=featured)
             locked.featured = featured
-            bump_thread(locked.thread, count_delta=0, event=changed_event(locked))
+            if locked.status == CommentStatus.VISIBLE:  # readers see the mark on visible ones only
+                bump_thread(locked.thread, count_delta=0, event=changed_event(locked))
         action = AuditAction.FEATURE if featured else AuditAction.UNFEATURE
         return audit(locked.thread.site_id, action, actor=actor, comment=locked)
 

@@ -18,8 +18,16 @@
  *
  * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
  * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
- * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted"). The widget fills the
- * "notify" slot itself with the email subscription control.
+ * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted", and "live" with
+ * { type, data } for each live event). The widget fills the "notify" slot itself with the email
+ * subscription control, and "live" with its button for new comments.
+ *
+ * Live updates: once the thread exists, one EventSource per widget follows its events (from the
+ * live_event_id of the first page; the browser reconnects by itself, and the server resumes from
+ * Last-Event-ID). Votes, edits and removals are applied in place; new comments from others are
+ * only counted, in a button ("2 new comments — show"), and inserted when the reader asks, so that
+ * the list does not move under the reader. Events may come twice: each carries the whole new
+ * state, and applying one again changes nothing.
  *
  * A page opened at #comment-N (the links in notification emails) scrolls to that comment and
  * focuses it once the first page is shown: in the shadow root, the browser cannot find it.
@@ -193,6 +201,8 @@
       this.article = article && !host.contains(article) ? article : null;
       this.orphans = new Set();
       this.only = null;
+      // New comments from others, in the order they came, until the reader shows them.
+      this.fresh = new Map();
       // The first page is asked for before anything is built, so the network and the DOM work
       // overlap.
       this.prefetch = this.fetchPage(null);
@@ -239,6 +249,8 @@
         this.slots[name] = h("div", { class: "slot", "data-slot": name });
       }
       this.buildNotify();
+      this.newButton = h("button", { type: "button", class: "new primary", hidden: true, onclick: () => this.showNew() });
+      this.slots.live.append(h("div", { "aria-live": "polite" }, this.newButton));
       this.form = this.composer({
         label: this.t("formLabel"), field: this.t("comment"), submit: this.t("post"), withIdentity: true, withNotify: true,
         onSubmit: (body, fields) => this.post(body, null, fields),
@@ -290,16 +302,19 @@
         const page = await pending;
         this.alert.hidden = true;
         this.thread = page.thread;
-        if (reset) { this.roots = []; this.byId.clear(); this.list.replaceChildren(); }
-        this.roots.push(...page.comments);
+        if (reset) { this.roots = []; this.byId.clear(); this.list.replaceChildren(); this.fresh.clear(); }
+        // A comment shown live may come again on a later page.
+        const comments = page.comments.filter((comment) => !this.byId.has(comment.id));
+        this.roots.push(...comments);
         this.cursor = page.next_cursor;
         const fragment = document.createDocumentFragment();
-        for (const comment of page.comments) fragment.append(this.renderComment(comment));
+        for (const comment of comments) fragment.append(this.renderComment(comment));
         this.list.append(fragment);
         this.updateCount();
+        if (reset) this.listen(this.thread.live_event_id);
         this.more.hidden = !this.cursor;
         this.form.element.hidden = this.thread.is_open === false;
-        this.emit("loaded", { thread: this.thread, comments: page.comments, ms: performance.now() - STARTED });
+        this.emit("loaded", { thread: this.thread, comments, ms: performance.now() - STARTED });
       } catch (error) {
         this.showAlert(reset ? this.t("loadError") + " " + this.errorText(error) : this.errorText(error),
           () => this.load(reset));
@@ -309,9 +324,12 @@
       }
     }
 
+    /* The heading, and the button for new comments. */
     updateCount() {
       const n = this.thread ? this.thread.comment_count : 0;
       this.countHeading.textContent = this.t("comments", { n });
+      this.newButton.hidden = !this.fresh.size || this.posting;
+      this.newButton.textContent = this.t("newComments", { n: this.fresh.size });
       if (!this.roots.length) this.list.replaceChildren(h("li", { class: "muted empty", text: this.t(this.only ? "inlineEmpty" : "empty") }));
       else this.list.querySelector(":scope > .empty")?.remove();
     }
@@ -334,6 +352,103 @@
       target.tabIndex = -1;
       target.scrollIntoView({ block: "center" });
       target.focus({ preventScroll: true });
+    }
+
+    // ---- live updates --------------------------------------------------------------------------
+
+    listen(since) {
+      this.live?.close();
+      if (!this.thread?.id) return;
+      const stream = this.live = new EventSource(`${SERVER}/api/v1/threads/${this.thread.id}/events?last_event_id=${since}`);
+      for (const kind of ["comment", "edit", "remove", "vote", "reset"]) {
+        stream.addEventListener(kind, (event) => this.onLive(kind, JSON.parse(event.data)));
+      }
+      // The browser gives up on an answer that is not a stream (503 when the server has too many
+      // readers, a proxy's 502): try again a minute later, from the same point (what comes again
+      // changes nothing).
+      stream.onerror = () => {
+        if (stream.readyState === 2) setTimeout(() => this.live === stream && this.listen(since), 6e4);
+      };
+    }
+
+    onLive(kind, data) {
+      if (kind === "reset") {
+        this.live.close();
+        this.load(true);
+      } else {
+        this.steady(() => this.apply(kind, data));
+      }
+      this.emit("live", { type: kind, data });
+    }
+
+    apply(kind, data) {
+      const comment = data.comment;
+      // Events are about visible comments, but for one case (a held comment unfeatured): not
+      // shown, as on a page.
+      if (comment && comment.status !== "visible") return;
+      const id = comment ? comment.id : data.id;
+      const known = this.byId.get(id);
+      const target = known || this.fresh.get(id);
+      if ("comment_count" in data) this.thread.comment_count = data.comment_count;
+      if (kind === "remove") {
+        this.fresh.delete(id);
+        if (known) this.drop(known, data.status);
+      } else if (target) {
+        // Also a "comment" already shown: one's own, or a held comment a moderator approved.
+        Object.assign(target, comment || data, { replies: target.replies });
+        if (known && comment) this.patch(known);
+        else this.root.getElementById("comment-" + id)?.querySelector(":scope > .actions .score")?.replaceWith(this.score(target));
+      } else if (kind === "comment" && (comment.parent_id ? this.byId.has(comment.parent_id) || this.fresh.has(comment.parent_id)
+        : !this.only || comment.passage)) {
+        // A reply to a comment not loaded is only counted (the heading); it comes with its page.
+        this.fresh.set(id, comment);
+      }
+      this.updateCount();
+    }
+
+    /* Runs change() without moving what the reader sees: the first block of the widget still on
+     * screen is measured before and after, and the page scrolled by the difference. */
+    steady(change) {
+      const anchor = [...this.root.querySelectorAll(".bar, .composer, article > :not(ol)")]
+        .find((el) => el.getBoundingClientRect().bottom > 0);
+      const top = anchor?.getBoundingClientRect().top;
+      change();
+      if (anchor?.isConnected) scrollBy(0, anchor.getBoundingClientRect().top - top);
+    }
+
+    /* New top-level comments go first (Newest, and Most Voted, where they would sort by their
+     * votes only on a reload), or last (Oldest); replies under their parents. The focus moves to
+     * the first of them. */
+    showNew() {
+      let first;
+      this.steady(() => {
+        for (const comment of this.fresh.values()) {
+          if (comment.parent_id && !this.byId.has(comment.parent_id)) continue;
+          const article = this.place(comment, this.sort === "oldest").firstChild;
+          // 4: `first` follows it.
+          if (!first || article.compareDocumentPosition(first) & 4) first = article;
+        }
+        this.fresh.clear();
+        this.updateCount();
+      });
+      if (first) {
+        first.tabIndex = -1;
+        first.focus();
+      }
+    }
+
+    /* After the first comment on an article: the thread now exists, to be followed. Comments of
+     * others that came meanwhile are counted as new. */
+    async follow() {
+      try {
+        const page = await this.fetchPage(null);
+        this.thread.id = page.thread.id;
+        for (const comment of page.comments) if (!this.byId.has(comment.id)) this.fresh.set(comment.id, comment);
+        this.updateCount();
+        this.listen(page.thread.live_event_id);
+      } catch {
+        // No live updates, then.
+      }
     }
 
     // ---- notifications -------------------------------------------------------------------------
@@ -491,15 +606,71 @@
         onclick: () => this.vote(comment, mine === value ? 0 : value), text: glyph,
       });
       return h("span", { class: "votes", role: "group", "aria-label": this.t("votes") },
-        button(1, "upvote", "▲"),
-        h("span", { class: "score", "aria-label": this.t("scoreLabel", { up: comment.upvotes, down: comment.downvotes }),
-          text: (comment.score > 0 ? "+" : "") + comment.score }),
-        button(-1, "downvote", "▼"));
+        button(1, "upvote", "▲"), this.score(comment), button(-1, "downvote", "▼"));
+    }
+
+    score(comment) {
+      return h("span", { class: "score", "aria-label": this.t("scoreLabel", { up: comment.upvotes, down: comment.downvotes }),
+        text: (comment.score > 0 ? "+" : "") + comment.score });
     }
 
     rerender(comment) {
       const old = this.root.getElementById("comment-" + comment.id)?.parentElement;
       if (old) old.replaceWith(this.renderComment(comment));
+    }
+
+    /* A comment drawn again after a change by someone else. Its reply form (a draft) and its
+     * replies stay as they are; the focus stays where it was, or on the comment if it was on a
+     * part of it that is gone. */
+    patch(comment) {
+      const old = this.root.getElementById("comment-" + comment.id);
+      if (!old) return;
+      const active = this.root.activeElement;
+      const had = old.contains(active);
+      const item = this.renderComment(comment);
+      const fresh = item.firstChild;
+      const slot = old.querySelector(":scope > .reply-slot");
+      if (slot) fresh.querySelector(":scope > .reply-slot")?.replaceWith(slot);
+      fresh.querySelector(":scope > .replies").replaceWith(old.querySelector(":scope > .replies"));
+      old.parentElement.replaceWith(item);
+      if (had) {
+        fresh.tabIndex = -1;
+        (active.isConnected ? active : fresh).focus({ preventScroll: true });
+      }
+    }
+
+    /* A comment that readers no longer see: a placeholder while it has replies, else gone. */
+    drop(comment, status) {
+      Object.assign(comment, { status, html: "", author_name: null, featured: false });
+      const item = this.root.getElementById("comment-" + comment.id)?.parentElement;
+      if (comment.replies?.length) this.patch(comment);
+      else if (item) {
+        const holder = this.byId.get(Number(item.parentElement.closest("article")?.dataset.id));
+        if (holder) holder.replies = holder.replies.filter((reply) => reply !== comment);
+        else this.roots = this.roots.filter((root) => root !== comment);
+        item.remove();
+        this.byId.delete(comment.id);
+      }
+      this.emit("deleted", { comment });
+    }
+
+    /* Puts a new comment where a page would: a reply under its parent, or beside it past the
+     * site's depth (then it has its parent's depth); a top-level comment first, or `last`. */
+    place(comment, last) {
+      const item = this.renderComment(comment);
+      const parent = this.root.getElementById("comment-" + comment.parent_id);
+      if (parent) {
+        const list = comment.depth > this.byId.get(comment.parent_id).depth
+          ? parent.querySelector(":scope > .replies") : parent.parentElement.parentElement;
+        const holder = this.byId.get(Number(list.closest("article")?.dataset.id));
+        (holder ? holder.replies ||= [] : this.roots).push(comment);
+        list.append(item);
+      } else {
+        this.roots[last ? "push" : "unshift"](comment);
+        this.list.querySelector(":scope > .empty")?.remove();
+        this.list[last ? "append" : "prepend"](item);
+      }
+      return item;
     }
 
     isEditable(comment) {
@@ -529,7 +700,7 @@
       const previewButton = h("button", { type: "button", class: "link", text: this.t("preview") });
       const send = h("button", { type: "submit", class: "primary", text: submit });
       const form = h("form", { class: "composer", "aria-label": label, novalidate: true },
-        h("label", { for: id + "-body", class: withIdentity ? "visually-hidden" : "visually-hidden", text: field }),
+        h("label", { for: id + "-body", class: "visually-hidden", text: field }),
         textarea, preview,
         withIdentity ? h("div", { class: "identity" },
           h("label", {}, h("span", { text: this.t("name") }), name),
@@ -601,25 +772,21 @@
 
     async post(body, parent, fields = {}, passage = null) {
       const me = store.get("me:" + this.site, {});
+      // Its live event may come before the answer: the button for new comments waits for it.
+      this.posting = true;
       const posted = await api("/api/v1/comments", {
         method: "POST", token: this.token,
         body: { site: this.site, url: this.url, title: this.title, body, parent_id: parent ? parent.id : null,
           author_name: fields.author_name ?? (me.name || null), author_email: fields.author_email ?? (me.email || null),
           notify_replies: Boolean(fields.notify_replies), passage },
-      });
+      }).finally(() => { this.posting = false; this.updateCount(); });
       this.remember(posted, body);
       const comment = { ...posted.comment, replies: [] };
-      if (parent) {
-        parent.replies = [...(parent.replies || []), comment];
-        const list = this.root.getElementById("comment-" + parent.id).querySelector(":scope > .replies");
-        list.append(this.renderComment(comment));
-      } else {
-        this.roots.unshift(comment);
-        this.list.querySelector(":scope > .empty")?.remove();
-        this.list.prepend(this.renderComment(comment));
-      }
-      if (comment.status === "visible") this.thread.comment_count += 1;
+      this.place(comment);
+      // If its live event came first, the count has it already.
+      if (comment.status === "visible" && !this.fresh.delete(comment.id)) this.thread.comment_count += 1;
       this.updateCount();
+      if (!this.thread.id) this.follow();
       this.announce((comment.status === "visible" ? this.t("posted") : this.t("held"))
         + (fields.notify_replies ? " " + this.t("notifyConfirm") : ""));
       this.emit("posted", { comment });
@@ -674,15 +841,11 @@
             question.replaceWith(h("span", { class: "error", role: "alert", text: this.errorText(failure) }));
             return;
           }
+          // Its live event, if it came first, has marked it deleted and counted it out already.
           if (comment.status === "visible") this.thread.comment_count -= 1;
-          comment.status = "deleted";
-          const item = this.root.getElementById("comment-" + comment.id)?.parentElement;
-          if ((comment.replies || []).length) this.rerender(comment);
-          else item?.remove();
-          this.roots = this.roots.filter((root) => root !== comment || comment.replies?.length);
+          this.drop(comment, "deleted");
           this.updateCount();
           this.announce(this.t("deletedNotice"));
-          this.emit("deleted", { comment });
         } }),
         h("button", { type: "button", class: "link", text: this.t("cancel"), onclick: () => { question.remove(); trigger.hidden = false; trigger.focus(); } }));
       trigger.hidden = true;
