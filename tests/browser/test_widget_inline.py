@@ -309,3 +309,20 @@ def test_counts_and_highlights_cover_comments_beyond_the_loaded_page(page, serve
     expect(
         widget.get_by_role("list", name=re.compile("Comments")).get_by_text("Plain 2")
     ).to_be_visible()
+
+
+def test_another_readers_passage_comment_is_highlighted_live(page, server):
+    open_article(page, server)
+    expect(
+        page.get_by_role("button", name="0 comments on this passage", exact=True)
+    ).to_be_visible()
+    far = "A wide range of various terrorist groups"
+    server.post_comment("Live, on a passage.", passage=passage_of(far))
+    server.post_comment(
+        "Live, on the marked one.",
+        passage=passage_of(
+            "Ankara could let Moscow to use Turkey\u2019s Incirlik airbase", "incirlik-offer"
+        ),
+    )
+    expect(page.locator("mark.townhall-passage", has_text=far)).to_have_count(1)
+    expect(page.get_by_role("button", name="1 comment on this passage", exact=True)).to_be_visible()

@@ -39,6 +39,11 @@
       widget.on("loaded", ({ comments }) => this.add(comments));
       widget.on("posted", ({ comment }) => this.add([comment]));
       widget.on("deleted", ({ comment }) => this.forget(comment.id));
+      // Other readers' passage comments, as they come: highlighted and counted at once.
+      widget.on("live", ({ type, data }) => {
+        if (type === "comment" && data.comment.depth === 0) this.add([data.comment]);
+        else if (type === "remove") this.forget(data.id);
+      });
       this.ready = this.refresh();
     }
 
