@@ -10,6 +10,9 @@ comment. The read URL (`GET /?uri=/article` without `limit` or
 `nested_limit`) is what Isso's own embed requests when no limits are
 configured, and returns all comments, roots with their replies nested.
 
+The posting benchmark runs Isso with POSTING_CONFIG_TEMPLATE instead: its
+guard on, with its own defaults, and 127.0.0.1 trusted as a reverse proxy.
+
 Run `python bench/isso_peer.py` to start, seed and verify Isso once (no load).
 """
 
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import corpus
+from readers import PROXY, reader_address
 from support import (
     ARTICLE_ORIGIN,
     ARTICLE_PATH,
@@ -63,6 +67,34 @@ enabled = false
 # Seeding posts 200 comments from one address in a few seconds; Isso's
 # default guard (rate limit, direct-reply limit) would reject most of them.
 enabled = false
+"""
+
+# The posting benchmark (bench/posting.py): Isso's guard on with its own defaults, as its docs
+# recommend for production (a reader may post 2 comments a minute and 3 top-level comments per
+# thread, and may not reply to their own comment while it can still be edited), and the
+# reader's address taken from X-Forwarded-For, as behind a reverse proxy: every post of the
+# benchmark comes from a reader of its own (bench/readers.py), so the guard checks each post
+# and refuses none.
+POSTING_CONFIG_TEMPLATE = """\
+[general]
+dbpath = {dbpath}
+host = {origin}
+notify = stdout
+gravatar = false
+
+[server]
+trusted-proxies = {proxy}
+
+[moderation]
+enabled = false
+
+[guard]
+enabled = true
+ratelimit = 2
+direct-reply = 3
+reply-to-self = false
+require-author = false
+require-email = false
 """
 
 
@@ -109,10 +141,11 @@ def ensure_venv() -> dict[str, str]:
     return versions
 
 
-def write_config(workdir: Path) -> Path:
+def write_config(workdir: Path, template: str = CONFIG_TEMPLATE) -> Path:
     """Write an Isso config with its SQLite database inside `workdir`."""
     path = workdir / "isso.cfg"
-    path.write_text(CONFIG_TEMPLATE.format(dbpath=workdir / "comments.db", origin=ARTICLE_ORIGIN))
+    text = template.format(dbpath=workdir / "comments.db", origin=ARTICLE_ORIGIN, proxy=PROXY)
+    path.write_text(text)
     return path
 
 
@@ -126,10 +159,13 @@ def seed(base: str, items: list[corpus.Comment]) -> dict[str, int]:
 
     Posting through HTTP (not SQL) means the stored rows are exactly what
     Isso itself produces, including its rendered-text and hash handling.
+    Each comment names its own reader in X-Forwarded-For (bench/readers.py),
+    which Isso believes only where the config trusts 127.0.0.1 as a proxy
+    (the posting benchmark's, whose guard limits posts per address).
     """
     ids: dict[str, int] = {}
     url = f"{base}/new?{urllib.parse.urlencode({'uri': ARTICLE_PATH})}"
-    for item in items:
+    for number, item in enumerate(items):
         payload = {
             "text": item["body"],
             "author": item["author"],
@@ -137,7 +173,8 @@ def seed(base: str, items: list[corpus.Comment]) -> dict[str, int]:
             "parent": ids[item["parent_key"]] if item["parent_key"] else None,
             "title": ARTICLE_TITLE,
         }
-        status, body, raw = http_json("POST", url, payload, headers={"Origin": ARTICLE_ORIGIN})
+        headers = {"Origin": ARTICLE_ORIGIN, "X-Forwarded-For": reader_address(number)}
+        status, body, raw = http_json("POST", url, payload, headers=headers)
         if status != 201 or not isinstance(body, dict):
             raise BenchError(f"Isso rejected comment {item['key']}: HTTP {status} {raw[:300]!r}")
         ids[item["key"]] = int(body["id"])
@@ -176,12 +213,16 @@ ISSO = PeerKind(
 
 
 @contextmanager
-def running_isso(workers: int = WORKERS) -> Iterator[RunningPeer]:
-    """Install (once), start, seed and verify Isso; stop it on exit, whatever happens."""
+def running_isso(workers: int = WORKERS, template: str = CONFIG_TEMPLATE) -> Iterator[RunningPeer]:
+    """Install (once), start, seed and verify Isso; stop it on exit, whatever happens.
+
+    `template` is the config (CONFIG_TEMPLATE, or POSTING_CONFIG_TEMPLATE for the posting
+    benchmark).
+    """
     versions = ensure_venv()
     with tempfile.TemporaryDirectory(prefix="bench-isso-") as tmp:
         workdir = Path(tmp)
-        config = write_config(workdir)
+        config = write_config(workdir, template)
         port = free_port()
         argv = [
             str(VENV_DIR / "bin" / "gunicorn"),

@@ -1,28 +1,35 @@
 """The limit of the thread read: Granian serving fixed bytes from memory, run in Townhall's venv.
 
-bench/limit_peer.py starts this file with the project's Python
-(`.venv/bin/python bench/limit_app.py --response DIR --host H --port P
---workers 2`). It serves, to every HTTP request, the status, headers and body
-of one answer Townhall gave to the thread read in the same benchmark run
-(`DIR/body` and `DIR/headers.json`, written by the peer), held in memory as
-bytes: the least any Python application behind the same ASGI server can do
-for that answer. Granian runs with the options `townhall serve` gives it
-(townhall/core/management/commands/serve.py): the ASGI interface without
-lifespan events, the same worker count, no WebSockets, no access log,
-failed workers respawned. Whatever Townhall's fast path spends beyond this is
-its own cost: parsing the query, finding the thread's version and page,
-building the headers.
+bench/limit_peer.py runs this file with the project's Python, twice:
+
+  options --workers N     (with Townhall's environment) runs `townhall serve
+                          --workers N` as far as the `Granian(...)` call, and
+                          prints the options it passes, as JSON, instead of
+                          serving: so the limit gets exactly the options of
+                          `townhall serve`, whatever they become
+  serve --response DIR --options JSON --host H --port P
+                          Granian with those options, serving to every HTTP
+                          request the status, headers and body of one answer
+                          Townhall gave to the thread read in the same run
+                          (`DIR/body`, `DIR/headers.json`, written by the
+                          peer), held in memory as bytes
+
+The app is the least any Python application behind the same ASGI server can
+do for that answer; whatever Townhall's fast path spends beyond it is its own
+cost (parsing the query, finding the thread's version and page, building the
+headers). The serving process does not import Django.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
-
-from granian import Granian
-from granian.constants import Interfaces
+from typing import Any
 
 RESPONSE_ENV = "BENCH_LIMIT_RESPONSE"  # the folder with `body` and `headers.json`
 
@@ -58,27 +65,75 @@ def _application() -> FixedAnswer | None:
 application = _application()
 
 
+# Granian's own arguments, set by this script rather than taken from `townhall serve`.
+OWN = {"target", "address", "port", "working_dir"}
+
+
+def serve_options(workers: int) -> dict[str, Any]:
+    """The keyword arguments `townhall serve --workers N` gives Granian (enums as
+    [module, class, value]), without serving: Granian is replaced by a recorder."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "townhall.config.settings")
+    import django
+    import granian
+    from django.core.management import call_command
+
+    django.setup()
+    recorded: dict[str, Any] = {}
+
+    class Recorder:
+        def __init__(self, target: str, **options: Any) -> None:
+            recorded.update(options)
+
+        def serve(self) -> None:
+            pass
+
+    granian.Granian = Recorder  # type: ignore[misc, assignment]
+    call_command("serve", workers=workers, stdout=sys.stderr, stderr=sys.stderr)
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, enum.Enum):
+            return [type(value).__module__, type(value).__name__, value.value]
+        return value
+
+    return {key: encode(value) for key, value in recorded.items() if key not in OWN}
+
+
+def decode_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of `serve_options` back into Granian's arguments."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+            module, name, raw = value
+            return getattr(importlib.import_module(module), name)(raw)
+        return value
+
+    return {key: decode(value) for key, value in options.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--response", type=Path, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=2)
+    commands = parser.add_subparsers(dest="command", required=True)
+    options = commands.add_parser("options")
+    options.add_argument("--workers", type=int, required=True)
+    serve = commands.add_parser("serve")
+    serve.add_argument("--response", type=Path, required=True)
+    serve.add_argument("--options", type=json.loads, required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    if args.command == "options":
+        print(json.dumps(serve_options(args.workers)))
+        return
+    from granian import Granian
+
     load_response(args.response)  # fail here, not in the workers, if it is missing
     os.environ[RESPONSE_ENV] = str(args.response.resolve())
-    # The options of `townhall serve`; only the target differs.
     Granian(
         "limit_app:application",
         address=args.host,
         port=args.port,
-        interface=Interfaces.ASGINL,
-        workers=args.workers,
-        websockets=False,
-        log_level="info",
-        log_access=False,
-        respawn_failed_workers=True,
         working_dir=Path(__file__).resolve().parent,
+        **decode_options(args.options),
     ).serve()
 
 

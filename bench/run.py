@@ -1,15 +1,22 @@
-"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14; Granian vs uvicorn; email;
-re-anchoring; the moderation pipeline.
+"""Benchmarks: thread read and embed widget, Townhall vs Isso 0.14 (and the limit); Granian vs
+uvicorn; email; re-anchoring; the moderation pipeline; posting with moderation on, Townhall vs
+Isso; the first page of a 10,000-comment thread; memory per process under load.
 
 Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications,anchoring,
-                                        moderation]
+                                        moderation,posting,big-thread,memory]
                            [--duration 10] [--runs 15] [--subscribers 10000]
+                           [--servers townhall,isso,limit] [--posts 20000]
+                           [--page-duration 5]
 
 thread-read: each server is installed/prepared, started on a free 127.0.0.1
 port, seeded with the same deterministic corpus (bench/corpus.py) through its
 own HTTP API, checked to return all 200 comments in one read, warmed up, then
 loaded with wrk. Servers run one at a time, so they never compete for the 2
 cores. Memory is summed over each server's processes right after its load.
+The third server is the limit (bench/limit_peer.py): the same Granian, with
+the options of `townhall serve --workers 2`, running a minimal ASGI app that
+returns from memory the very answer (status, headers, body) Townhall gave to
+the read in the same run.
 
 servers: the same seeded Townhall, served by Granian (`townhall serve`) and
 by uvicorn, one at a time, loaded on the thread read and on /healthz
@@ -45,10 +52,35 @@ batched), `do_post_comment` end to end; the table's scores against the
 library's, and peak memory with and without scikit-learn
 (bench/moderation.py).
 
+posting: `POST` of a new comment per request, Townhall (`townhall serve
+--workers 2`, its site with a newsroom's moderation rules, the pipeline and
+its classifier on every post, rate limits off) vs Isso (gunicorn, 2 sync
+workers, its guard on), both on SQLite, loaded by wrk with
+bench/posting.lua: every request a different prepared comment from a reader
+of its own; 201/202 accepted, anything else an error. Then where a Townhall
+post's time goes (one process: timing breakdown, cProfile) and Townhall again
+with its SQLite write lock timed (bench/posting_probe.py)
+(bench/posting.py).
+
+big-thread: the first page (limit 50) of a 10,000-comment thread against a
+20-comment thread, seeded through the actions, by each sort: warm (served
+from the page cache by `townhall serve --workers 2`, wrk) and cold (page
+caches cleared before every request through Django, p50/p99 per build)
+(bench/big_thread.py).
+
+memory: the resident size (VmRSS) of every process of each server (parent
+and workers), sampled during the loads of thread-read and posting of the
+same invocation (run first if not selected): steady and peak per process
+(bench/memory.py).
+
+(The live event-stream benchmark, 2,000 concurrent readers, is built with the
+live endpoint, in bench/live.py; run here, it is one more entry in BENCHMARKS
+and OPTIONS.)
+
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
 own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
-`widget`, `notifications`, `anchoring`, `moderation`; other sections are
-kept).
+`widget`, `notifications`, `anchoring`, `moderation`, `posting`,
+`big-thread`, `memory`; other sections are kept).
 """
 
 from __future__ import annotations
@@ -68,19 +100,25 @@ from typing import Any
 
 import anchoring
 import asgi_servers
+import big_thread
 import corpus
 import isso_peer
+import limit_peer
+import memory
 import moderation
 import notifications
+import posting
 import report
 import townhall_peer
 import widget
 import wrk
+from memory import RssSampler
 from report import TIMES
 from support import REPO_DIR, BenchError, RunningPeer, group_memory
 
 BENCH_KEY = "thread-read-200"
 TARGET_RATIO = 100.0  # Townhall must serve at least 100x Isso's requests/sec
+LIMIT_SHARE = 0.5  # ... and at least half the requests/sec of the limit (bench/limit_peer.py)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOCS_PATH = REPO_DIR / "docs" / "benchmarks.md"
 
@@ -93,6 +131,9 @@ OPTIONS = {
     notifications.BENCH_KEY: ("subscribers",),
     anchoring.BENCH_KEY: (),
     moderation.BENCH_KEY: (),
+    posting.BENCH_KEY: (*WRK_OPTIONS, "posts"),
+    big_thread.BENCH_KEY: (*WRK_OPTIONS, "page_duration"),
+    memory.BENCH_KEY: (*WRK_OPTIONS, "servers", "posts"),
 }
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
@@ -100,6 +141,12 @@ PEERS: dict[str, PeerFactory] = {
     "townhall": townhall_peer.running_townhall,
     "isso": isso_peer.running_isso,
 }
+# The thread read's servers: the peers, then the limit, which returns Townhall's answer.
+SERVERS = (*PEERS, "limit")
+
+# The memory of each server's processes under the loads of this invocation, by benchmark
+# ("thread-read", "posting"), for the memory benchmark's section.
+MEMORY_LOADS: dict[str, dict[str, Any]] = {}
 
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
@@ -178,9 +225,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--servers",
-        type=lambda text: comma_list(text, PEERS, "server(s)"),
-        default=list(PEERS),
-        help="thread-read only: comma-separated subset of: " + ", ".join(PEERS),
+        type=lambda text: comma_list(text, SERVERS, "server(s)"),
+        default=list(SERVERS),
+        help="thread-read only: comma-separated subset of: " + ", ".join(SERVERS),
     )
     add_bounded(
         parser,
@@ -199,6 +246,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         notifications.SUBSCRIBERS,
         "notifications only: subscribers of the thread, each sent one message per run",
     )
+    add_bounded(
+        parser,
+        "--posts",
+        100,
+        60_000,
+        20_000,
+        "posting only: posts prepared per server for the measured load, each sent at most "
+        "once (the load stops early if all are sent)",
+    )
+    add_bounded(
+        parser,
+        "--page-duration",
+        1,
+        60,
+        5,
+        "big-thread only: wrk duration per page (6 pages)",
+        "SECONDS",
+    )
     parser.add_argument(
         "--docs",
         type=Path,
@@ -210,8 +275,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def measure(peer: RunningPeer, args: argparse.Namespace) -> dict[str, Any]:
-    """Warm up, let the backlog drain, check the machine is quiet, load with wrk, take memory."""
-    load = wrk.measure(peer.read_url, peer.proc.pid, args)
+    """Warm up, let the backlog drain, check the machine is quiet, load with wrk, take memory.
+
+    Each process's resident size is also sampled from the warm-up to the end of the load.
+    """
+    with RssSampler(peer.proc.pid) as sampler:
+        load = wrk.measure(peer.read_url, peer.proc.pid, args)
+        sampler.load_window(args.duration)
     memory = group_memory(peer.proc.pid)
     peer.check()  # still serving the complete thread after the load
     return {
@@ -225,25 +295,42 @@ def measure(peer: RunningPeer, args: argparse.Namespace) -> dict[str, Any]:
         **load,  # wrk_command, wrk, wrk_output, errors, background_cpu_busy
         "notes": peer.notes,
         "memory": memory,
+        "rss": sampler.summary(),
     }
 
 
 def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Benchmark each selected server in turn; each is stopped before the next starts."""
+    """Benchmark each selected server in turn; each is stopped before the next starts.
+
+    The limit serves the answer Townhall gave right after its load; when Townhall is not
+    among the servers (or comes after it), a Townhall is started, unmeasured, to capture one.
+    """
     results = []
+    answer: limit_peer.Answer | None = None
     for name in args.servers:
-        print(
-            f"{name}: installing/starting, seeding {len(corpus.comments())} comments ...",
-            flush=True,
-        )
+        running: AbstractContextManager[RunningPeer]
+        if name == "limit":
+            if answer is None:
+                print("limit: capturing the answer of a Townhall started for it ...", flush=True)
+                answer = limit_peer.capture_from_townhall()
+            print(f"limit: starting with Townhall's {len(answer.body)}-byte answer ...")
+            running = limit_peer.running_limit(answer)
+        else:
+            print(
+                f"{name}: installing/starting, seeding {len(corpus.comments())} comments ...",
+                flush=True,
+            )
+            running = PEERS[name]()
         started = time.monotonic()
-        with PEERS[name]() as peer:
+        with running as peer:
             print(
                 f"  ready in {time.monotonic() - started:.1f}s: {peer.comment_count} comments, "
                 f"{peer.response_bytes} bytes per read",
                 flush=True,
             )
             results.append(measure(peer, args))
+            if name == "townhall":
+                answer = limit_peer.capture_answer(peer.read_url)
     return results
 
 
@@ -274,33 +361,55 @@ HEADERS = [
 
 
 def table_rows(results: list[dict[str, Any]]) -> list[list[str]]:
-    """One row per server, plus a Townhall/Isso ratio row when both ran."""
+    """One row per server, plus Townhall/Isso and Townhall/limit ratio rows when they ran."""
     rows = [[f"{r['name']} {r['version']}", *map(report.number, _columns(r))] for r in results]
     by_name = {r["name"]: r for r in results}
-    if {"Townhall", "Isso"} <= by_name.keys():
-        pairs = zip(_columns(by_name["Townhall"]), _columns(by_name["Isso"]), strict=True)
-        ratios = [report.ratio(t / i) if i else "n/a" for t, i in pairs]
-        rows.append(["Townhall / Isso", *ratios])
+    for other in ("Isso", "Limit"):
+        if {"Townhall", other} <= by_name.keys():
+            pairs = zip(_columns(by_name["Townhall"]), _columns(by_name[other]), strict=True)
+            ratios = [report.ratio(t / i) if i else "n/a" for t, i in pairs]
+            rows.append([f"Townhall / {other.lower() if other == 'Limit' else other}", *ratios])
     return rows
 
 
-def ratio(results: list[dict[str, Any]]) -> float | None:
-    """Townhall requests/sec divided by Isso's, or None if one of them did not run."""
+def ratio(results: list[dict[str, Any]], other: str = "Isso") -> float | None:
+    """Townhall requests/sec divided by `other`'s, or None if one of them did not run."""
     rps = {r["name"]: r["wrk"]["requests_per_sec"] for r in results}
-    if "Townhall" in rps and rps.get("Isso"):
-        return float(rps["Townhall"] / rps["Isso"])
+    if "Townhall" in rps and rps.get(other):
+        return float(rps["Townhall"] / rps[other])
     return None
+
+
+def target_lines(results: list[dict[str, Any]], markdown: bool = True) -> list[str]:
+    """The verdict on each target whose servers ran: vs Isso, and vs the limit."""
+
+    def word(met: bool) -> str:
+        text = "met" if met else "not met"
+        return f"**{text}**" if markdown else text.upper()
+
+    lines = []
+    factor = ratio(results)
+    if factor is not None:
+        lines.append(
+            f"Townhall serves at least {TARGET_RATIO:.0f}{TIMES} Isso's requests/s: "
+            f"{word(factor >= TARGET_RATIO)} ({factor:.1f}{TIMES})."
+        )
+    share = ratio(results, "Limit")
+    if share is not None:
+        lines.append(
+            f"Townhall serves at least {LIMIT_SHARE:.0%} of the limit's requests/s (the same "
+            f"bytes from memory under the same Granian): {word(share >= LIMIT_SHARE)} "
+            f"({share:.0%})."
+        )
+    return lines
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
     """Print the results as an aligned plain-text table."""
     print()
     print(report.text_table(HEADERS, table_rows(results)))
-    factor = ratio(results)
-    if factor is not None:
-        verdict = "MET" if factor >= TARGET_RATIO else "NOT MET"
-        target = f"Townhall >= {TARGET_RATIO:.0f}x Isso requests/s"
-        print(f"\nTarget {target}: {verdict} ({factor:.1f}x)")
+    for line in target_lines(results, markdown=False):
+        print(f"\nTarget: {line}")
 
 
 def environment(args: argparse.Namespace, key: str) -> dict[str, Any]:
@@ -346,7 +455,8 @@ def method_markdown(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
         f"- **Data**: the same deterministic thread in both servers (`bench/corpus.py`, seed "
         f"{c['seed']}): {c['comments']} comments, {c['roots']} roots, replies nested up to "
         f"depth {c['max_depth']}, {c['markdown_bytes']:,} bytes of Markdown with links and "
-        "emphasis; posted through each server's own HTTP API before the load.",
+        "emphasis; posted through each server's own HTTP API before the load, each comment "
+        "from its own reader address (`X-Forwarded-For` from 127.0.0.1, `bench/readers.py`).",
         "- **Request**: one GET that returns the whole thread (all comments, rendered HTML, "
         "replies nested); each server was checked to return all "
         f"{c['comments']} comments in it before the load.",
@@ -368,21 +478,29 @@ def method_markdown(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
         f"measurement (server idle): {busy}.",
         "- **Memory**: summed over all processes of each server (master and workers) right "
         "after its load, from `/proc`: RSS (counts pages shared by workers once per worker) "
-        "and PSS (shares them out).",
+        "and PSS (shares them out). Per process, under load: see the memory section.",
     ]
+    if any(r["name"] == "Limit" for r in results):
+        lines.insert(
+            2,
+            "- **The limit** (`bench/limit_peer.py`, `bench/limit_app.py`): the same Granian, "
+            "with the options `townhall serve --workers 2` passes it (read from that command in "
+            "each run), running a minimal ASGI app that answers every request with the status, "
+            "headers and body Townhall gave to this read right after its load in this run, "
+            "from memory: the most any Python app behind this server could serve of this "
+            "answer on this machine. Checked byte for byte (body and headers) before its load.",
+        )
     return "\n".join(lines)
 
 
 def section_markdown(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
     """The whole docs/benchmarks.md section for this benchmark."""
     m = env["machine"]
-    factor = ratio(results)
-    assert factor is not None
-    verdict = "met" if factor >= TARGET_RATIO else "not met"
+    targets = "\n".join(f"- {line}" for line in target_lines(results))
     wrk_lines = "\n".join(r["wrk_command"] for r in results)
     software = ", ".join(f"{r['name']} {r['version']} on Python {r['python']}" for r in results)
     return f"""
-## Reading a 200-comment thread: Townhall vs Isso 0.14
+## Reading a 200-comment thread: Townhall vs Isso 0.14, and the limit
 
 - **Date**: {env["date"]}
 - **Machine**: {m["cpu"]}, {m["cores"]} cores, {m["ram_gib"]} GiB RAM, {m["os"]}, \
@@ -409,12 +527,12 @@ which ran, per server (ports are chosen at random):
 
 {report.table(HEADERS, table_rows(results))}
 
-Ratios are Townhall divided by Isso: higher is better for requests/s, lower for latency and memory.
+Ratios are Townhall divided by the other: higher is better for requests/s, lower for latency and
+memory.
 {report.load_notes([(r["name"], r) for r in results])}
-### Target
+### Targets
 
-Townhall serves at least {TARGET_RATIO:.0f}{TIMES} Isso's requests/s: **{verdict}** \
-({factor:.1f}{TIMES}).
+{targets}
 """
 
 
@@ -450,6 +568,17 @@ def thread_read(args: argparse.Namespace) -> None:
     env = environment(args, BENCH_KEY)
     results = run_all(args)
     print_table(results)
+    MEMORY_LOADS["thread-read"] = {
+        "label": "thread read",
+        "description": (
+            f"the thread read benchmark's wrk load: `GET` of the 200-comment thread, "
+            f"{args.threads} threads, {args.connections} connections, {args.duration} s after a "
+            f"{args.warmup} s warm-up; the servers one after the other."
+        ),
+        "servers": [
+            {k: r[k] for k in ("name", "version", "background_cpu_busy", "rss")} for r in results
+        ],
+    }
     reportable = ratio(results) is not None
     finish(
         args,
@@ -504,6 +633,64 @@ def moderation_bench(args: argparse.Namespace) -> None:
     finish(args, env, measured, lambda: moderation.section_markdown(env, measured))
 
 
+def posting_bench(args: argparse.Namespace) -> None:
+    """The posting benchmark, Townhall vs Isso, moderation pipeline on: run, print, save, report."""
+    env = environment(args, posting.BENCH_KEY)
+    measured = posting.run_all(args)
+    posting.print_results(measured)
+    MEMORY_LOADS["posting"] = {
+        "label": "posting",
+        "description": (
+            f"the posting benchmark's wrk load: `POST` of a new comment per request, "
+            f"{args.threads} threads, {args.connections} connections, {args.duration} s after a "
+            f"{args.warmup} s warm-up; Townhall with its moderation pipeline on every post."
+        ),
+        "servers": [
+            {k: r[k] for k in ("name", "version", "background_cpu_busy", "rss")}
+            for r in measured["results"]
+        ],
+    }
+    reportable = measured["ratio"] is not None
+    finish(
+        args,
+        env,
+        measured,
+        (lambda: posting.section_markdown(env, measured)) if reportable else None,
+        "it needs both Townhall and Isso in the same run",
+    )
+
+
+def big_thread_bench(args: argparse.Namespace) -> None:
+    """The first page of a 10,000-comment thread vs a 20-comment one, warm and cold; report."""
+    env = environment(args, big_thread.BENCH_KEY)
+    env.pop("corpus")  # the thread read's corpus plays no part here
+    measured = big_thread.run_all(args)
+    big_thread.print_results(measured)
+    finish(args, env, measured, lambda: big_thread.section_markdown(env, measured))
+
+
+def memory_bench(args: argparse.Namespace) -> None:
+    """Resident memory per process under the thread read and posting loads of this invocation.
+
+    Runs those benchmarks first (updating their sections too) unless they ran already.
+    """
+    for key, bench in (("thread-read", thread_read), ("posting", posting_bench)):
+        if key not in MEMORY_LOADS:
+            print(f"== memory: running {key} for its load", flush=True)
+            bench(args)
+    env = environment(args, memory.BENCH_KEY)
+    env.pop("corpus")
+    loads = [MEMORY_LOADS["thread-read"], MEMORY_LOADS["posting"]]
+    servers = {s["name"]: s["version"] for load in loads for s in load["servers"]}
+    env["software"] = ", ".join(f"{name} {version}" for name, version in servers.items())
+    print()
+    print(report.text_table(memory.HEADERS, memory.rows(loads), text_columns=3))
+    met, worst = memory.verdicts(loads)
+    print(f"\nTarget: every Townhall process <= {memory.TARGET_MIB:.0f} MiB: ", end="")
+    print(f"{'MET' if met else 'NOT MET'} ({worst})")
+    finish(args, env, {"loads": loads}, lambda: memory.section_markdown(env, loads))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
@@ -511,8 +698,11 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "notifications": notifications_bench,
     "anchoring": anchoring_bench,
     "moderation": moderation_bench,
+    "posting": posting_bench,
+    "big-thread": big_thread_bench,
+    "memory": memory_bench,
 }
-WRK_BENCHMARKS = {"thread-read", "servers"}
+WRK_BENCHMARKS = {"thread-read", "servers", "posting", "big-thread", "memory"}
 
 
 def main(argv: list[str]) -> int:

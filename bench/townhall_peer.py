@@ -4,6 +4,8 @@ Townhall runs from the project's own environment (its `townhall` command)
 the way an operator would run it: `townhall migrate`, `townhall createsite`,
 then `townhall serve --workers 2`, on a throw-away SQLite database with rate
 limiting off (seeding posts 200 comments in a few seconds) and DEBUG off.
+Each comment is posted by a reader of its own, named in X-Forwarded-For,
+which Townhall believes from 127.0.0.1 (bench/readers.py).
 
 The read URL is one page of the thread API, oldest first, with room for all
 50 roots; each root carries its replies nested, so that one response holds
@@ -222,18 +224,26 @@ TOWNHALL = PeerKind(
 
 
 @contextmanager
-def running_townhall(workers: int = WORKERS, server: str = "granian") -> Iterator[RunningPeer]:
+def running_townhall(
+    workers: int = WORKERS,
+    server: str = "granian",
+    command: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[RunningPeer]:
     """Prepare, start, seed and verify Townhall; stop it on exit, whatever happens.
 
     `server` picks the ASGI server (see `server_command`); both get the same
-    environment, database setup and corpus.
+    environment, database setup and corpus. `command` replaces the serving
+    command with an instrumented stand-in that takes the same `--host` and
+    `--port` and runs `server` (bench/posting_probe.py); `extra_env` is added
+    to the environment.
     """
     townhall = townhall_bin()
     versions = installed_versions(townhall.parent / "python")
-    command = server_command(townhall, server, workers)
+    command = command or server_command(townhall, server, workers)
     with tempfile.TemporaryDirectory(prefix="bench-townhall-") as tmp:
         workdir = Path(tmp)
-        env = server_env(workdir)
+        env = {**server_env(workdir), **(extra_env or {})}
         prepare(townhall, env, workdir)
         port = free_port()
         argv = [*command, "--host", "127.0.0.1", "--port", str(port)]
