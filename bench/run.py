@@ -73,14 +73,17 @@ and workers), sampled during the loads of thread-read and posting of the
 same invocation (run first if not selected): steady and peak per process
 (bench/memory.py).
 
-(The live event-stream benchmark, 2,000 concurrent readers, is built with the
-live endpoint, in bench/live.py; run here, it is one more entry in BENCHMARKS
-and OPTIONS.)
+live: 2,000 concurrent readers of a thread's live event stream
+(`GET /api/v1/threads/{id}/events`) from one asyncio client on 127.0.0.1; 20
+comments posted, one every 0.5 s; post-to-delivery latency over every reader
+and post: on one process, then on two processes through Redis (1,000 readers
+each, posts alternating), with the servers' memory with every stream open
+(bench/live.py).
 
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
 own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
 `widget`, `notifications`, `anchoring`, `moderation`, `posting`,
-`big-thread`, `memory`; other sections are kept).
+`big-thread`, `memory`, `live`; other sections are kept).
 """
 
 from __future__ import annotations
@@ -104,6 +107,7 @@ import big_thread
 import corpus
 import isso_peer
 import limit_peer
+import live
 import memory
 import moderation
 import notifications
@@ -134,6 +138,7 @@ OPTIONS = {
     posting.BENCH_KEY: (*WRK_OPTIONS, "posts"),
     big_thread.BENCH_KEY: (*WRK_OPTIONS, "page_duration"),
     memory.BENCH_KEY: (*WRK_OPTIONS, "servers", "posts"),
+    live.BENCH_KEY: (),
 }
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
@@ -691,6 +696,17 @@ def memory_bench(args: argparse.Namespace) -> None:
     finish(args, env, {"loads": loads}, lambda: memory.section_markdown(env, loads))
 
 
+def live_bench(args: argparse.Namespace) -> None:
+    """2,000 live event-stream readers: post-to-delivery latency, one process and two; report."""
+    env = environment(args, live.BENCH_KEY)
+    env.pop("corpus")
+    began = time.monotonic()
+    measured = live.run()
+    seconds = time.monotonic() - began
+    live.print_results(measured)
+    finish(args, env, measured, lambda: live.section_markdown(env, measured, seconds))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
@@ -701,6 +717,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "posting": posting_bench,
     "big-thread": big_thread_bench,
     "memory": memory_bench,
+    "live": live_bench,
 }
 WRK_BENCHMARKS = {"thread-read", "servers", "posting", "big-thread", "memory"}
 
