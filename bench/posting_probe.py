@@ -123,9 +123,12 @@ def instrument(times: WriteLockTimes) -> None:
 
 def keep_writing(times: WriteLockTimes, folder: Path) -> None:
     path = folder / f"probe-{os.getpid()}.json"
+    temporary = folder / f".probe-{os.getpid()}.tmp"
     while True:
         time.sleep(WRITE_EVERY_S)
-        path.write_text(json.dumps(times.snapshot()))
+        # Written aside and renamed: the harness never reads half a file.
+        temporary.write_text(json.dumps(times.snapshot()))
+        temporary.replace(path)
 
 
 def _application() -> Any:

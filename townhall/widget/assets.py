@@ -1,9 +1,9 @@
 """The embed script: one file, assembled once per process from its source and locale files.
 
-No build step: ``embed.js`` is served as written (less its whole-line comments), with the locale
-files inlined as one object, and addressed by a hash of the result so it can be cached for a
-year. ``anchoring.js`` (the re-anchoring of passage comments) and ``inline.js`` (the Inline
-Feedbacks part of the widget, which uses it) are served the same way, as one file,
+No build step: ``embed.js`` is served as written (less its whole-line comments and indentation),
+with the locale files inlined as one object, and addressed by a hash of the result so it can be
+cached for a year. ``anchoring.js`` (the re-anchoring of passage comments) and ``inline.js``
+(the Inline Feedbacks part of the widget, which uses it) are served the same way, as one file,
 ``embed-anchoring.js``; the widget loads it only on pages with an article element, from the
 hashed URL written into ``embed.js``.
 """
@@ -26,6 +26,21 @@ STYLES = HERE / "static_src" / "embed.css"
 LOCALES = HERE / "locales"
 # A line that is only a comment: `// ...`, or a `/* ... */` block (which may span lines).
 COMMENT_LINES = re.compile(r"^[ \t]*(?://[^\n]*|/\*(?:(?!\*/).)*\*/[ \t]*)\n", re.M | re.S)
+INDENT = re.compile(r"^[ \t]+", re.M)
+
+
+def compact(source: str) -> str:
+    """The source without its whole-line comments and its indentation: for readers of the
+    source, not worth their bytes on every page.
+
+    Indentation is only taken away where no line is inside a template literal or a string
+    continued with a backslash (a line with an odd number of backticks, or ending with one):
+    the source must keep to that, which ``tests/widget/test_embed.py`` checks.
+    """
+    code = COMMENT_LINES.sub("", source)
+    if any(line.count("`") % 2 or line.endswith("\\") for line in code.split("\n")):
+        raise ValueError("a template literal or string spans lines: indentation would change it")
+    return INDENT.sub("", code)
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ def _script(body: bytes) -> Script:
 @cache
 def anchoring_script() -> Script:
     source = ANCHORING.read_text("utf-8") + "\n" + INLINE.read_text("utf-8")
-    return _script(COMMENT_LINES.sub("", source).encode("utf-8"))
+    return _script(compact(source).encode("utf-8"))
 
 
 def anchoring_script_url() -> str:
@@ -57,8 +72,7 @@ def embed_script() -> Script:
     }
     locales_js = json.dumps(locales, ensure_ascii=False, separators=(",", ":"))
     css_js = json.dumps(" ".join(STYLES.read_text("utf-8").split()))
-    # Whole-line comments are for readers of the source, not worth their bytes on every page.
-    source = COMMENT_LINES.sub("", SOURCE.read_text("utf-8"))
+    source = compact(SOURCE.read_text("utf-8"))
     body = (
         source.replace("/*@LOCALES@*/{}", locales_js)
         .replace('"/*@CSS@*/"', css_js)
