@@ -161,9 +161,7 @@ def _start_heartbeats(the_broker) -> None:
     _heartbeats[id(loop)] = loop.create_task(beat())
 
 
-async def _serve(
-    send, subscription: Subscription, thread_id: int, last_id: int | None
-) -> None:
+async def _serve(send, subscription: Subscription, thread_id: int, last_id: int | None) -> None:
     sent: deque[int] = deque(maxlen=2 * MAX_REPLAY)
     seen: set[int] = set()
     highest = last_id or 0
