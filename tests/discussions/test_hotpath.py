@@ -131,6 +131,7 @@ def test_anything_unusual_goes_to_django(api, site, query):
 def test_origins_this_process_does_not_hold_go_to_django(api, site):
     # The fast path runs on the event loop: it must never read them from the cache or the
     # database itself (Django does, and refreshes this process's copy).
+    api.comment(site, "Hello")
     api.thread(site, headers={"Origin": ORIGIN})
     fast_get({"site": site.slug, "url": ARTICLE}, {"Origin": ORIGIN})  # held
     forget_allowed_origins()
