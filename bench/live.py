@@ -11,7 +11,8 @@ first comment. Two layouts, one after the other:
 
 The readers are one asyncio client on 127.0.0.1 (raw sockets, HTTP/1.1, `text/event-stream`),
 each opening `GET /api/v1/threads/{id}/events?last_event_id=N` and waiting for its `retry:`
-line. When all are connected, the harness posts `POSTS` comments through the public API, one
+line. When all are connected, one unmeasured comment is posted to each server (its first post
+loads the toxicity table), then the harness posts `POSTS` comments through the public API, one
 every `INTERVAL` seconds, and notes when each POST was sent; each reader notes when the
 `comment` event of each post reached it. Latency: arrival minus send, over every (reader, post)
 pair; a pair that never arrives within `DEADLINE` seconds of the last post is counted missing.
@@ -164,6 +165,11 @@ async def run_layout(bases: list[str], ports: list[int], pgids: list[int]) -> di
         raise BenchError(f"{len(failed)} readers did not connect: {failed[0].error}")
     sent: dict[int, tuple[float, int]] = {}  # comment id -> (send time, origin process index)
     loop = asyncio.get_running_loop()
+    # One unmeasured post to each server first: its worker's first post loads the toxicity
+    # table and Django's lazy parts, once per process, as in every warm server.
+    for base in bases:
+        await loop.run_in_executor(None, post, base, f"Warm-up {uuid.uuid4().hex[:8]}")
+    await asyncio.sleep(1.0)
     for number in range(POSTS):
         process = number % len(bases)
         at = time.monotonic()
@@ -387,6 +393,18 @@ def section_markdown(env: dict[str, Any], results: dict[str, Any], seconds: floa
             "processes: Granian's main process and its worker):",
             "",
             report.table(["Server", "Processes", "RSS (MiB)", "PSS (MiB)"], memory_rows(results)),
+            "",
+            "### What limits it",
+            "",
+            "Each event is written to every open stream of its thread by that stream's own "
+            "coroutine: a fan-out of 2,000 writes through Granian per post, in one event loop "
+            "per process, which is most of the p50. On one process the server has a core to "
+            "itself and the client the other; on two, the two servers and the client (which "
+            "parses every event it receives, 2,000 per post) share the machine's two cores. The "
+            "Redis hop adds little (compare the same-process and across-process rows). A "
+            "server's first post loads the toxicity table and Django's lazy parts (about a "
+            "second, once per process): it is posted before the measurement, as a warm server "
+            "has done.",
             "",
             "### Verdict",
             "",
