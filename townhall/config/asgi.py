@@ -9,6 +9,7 @@ at a fifth of the throughput of the same requests run through the WSGI handler t
 """
 
 import os
+import threading
 
 from django.core.wsgi import get_wsgi_application
 
@@ -35,3 +36,19 @@ async def _django(scope, receive, send):
 
 
 application = LiveStreams(ThreadReadFastPath(_django))
+
+
+def _load_toxicity_model() -> None:
+    """The moderation pipeline's table, loaded (compiled, the first time) as the worker starts,
+    not on its first post, which would otherwise wait about a second for it."""
+    import logging
+
+    from townhall.moderation import toxicity
+
+    try:
+        toxicity.model()
+    except Exception:  # the first post tries again, and says why
+        logging.getLogger(__name__).exception("Could not load the toxicity model")
+
+
+threading.Thread(target=_load_toxicity_model, name="toxicity-model", daemon=True).start()
