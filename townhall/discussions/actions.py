@@ -123,14 +123,6 @@ def do_post_comment(
         )
         _place_in_tree(comment, parent, max_depth=site.max_depth)
         comment.save()
-        if status != CommentStatus.VISIBLE:
-            audit(
-                site.pk,
-                AuditAction.HOLD,
-                comment=comment,
-                to_status=status,
-                detail={"reasons": verdict.reasons},
-            )
         if status == CommentStatus.VISIBLE:
             bump_thread(thread, count_delta=1, event=shown_event(comment))
             published = comment.pk
@@ -138,6 +130,13 @@ def do_post_comment(
                 lambda: comment_published.send(sender=Comment, comment_id=published)
             )
         else:
+            audit(
+                site.pk,
+                AuditAction.HOLD,
+                comment=comment,
+                to_status=status,
+                detail={"reasons": verdict.reasons},
+            )
             held = comment.pk
             transaction.on_commit(lambda: comment_held.send(sender=Comment, comment_id=held))
     return PostedComment(

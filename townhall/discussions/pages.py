@@ -160,8 +160,7 @@ def thread_passages(site: Site, url: str) -> Page:
                 for row in rows
             ],
         }
-        body = orjson.dumps(payload)
-        page = Page(etag='"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"', body=body)
+        page = _page_of(payload)
         cache.set(key, page, PAGE_TTL_SECONDS)
     return page
 
@@ -255,9 +254,13 @@ def _build_page(
             "comments": _with_replies(roots),
             "next_cursor": next_cursor,
         }
+    return _page_of(payload)
+
+
+def _page_of(payload: dict[str, Any]) -> Page:
+    """The response bytes of ``payload`` with their strong ETag."""
     body = orjson.dumps(payload)
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    return Page(etag=etag, body=body)
+    return Page(etag='"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"', body=body)
 
 
 def _root_page(

@@ -20,7 +20,6 @@ the whole new state of what it names, so applying one twice is harmless.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections import deque
 from typing import Any
@@ -34,8 +33,6 @@ from django.db import close_old_connections
 from townhall.config import env
 from townhall.discussions.hotpath import common_headers
 from townhall.live.broker import HEARTBEAT, RESYNC, Subscription, broker, encode
-
-logger = logging.getLogger(__name__)
 
 PATH = re.compile(r"^/api/v1/threads/(\d{1,18})/events$")
 HEARTBEAT_SECONDS = float(env.get("LIVE_HEARTBEAT_SECONDS") or 15)

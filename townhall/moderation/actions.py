@@ -157,6 +157,12 @@ def do_ban(
     Precondition: ``actor`` moderates ``site``. BadRequest for an unknown kind or duration or an
     empty value.
     """
+    return _ban(actor, site, kind=kind, value=value, duration=duration, reason=reason)[0]
+
+
+def _ban(
+    actor: Any, site: Site, *, kind: str, value: str, duration: str, reason: str
+) -> tuple[Ban, AuditEntry]:
     if kind not in BanKind.values:
         raise BadRequest(f"Unknown ban kind {kind!r}.", code="invalid_ban", field="kind")
     if duration not in BAN_DURATIONS:
@@ -176,14 +182,14 @@ def do_ban(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         _forget_bans(site.pk)
-        audit(
+        entry = audit(
             site.pk,
             AuditAction.BAN,
             actor=actor,
             ban=ban,
             detail={"kind": kind, "duration": duration, "reason": ban.reason},
         )
-    return ban
+    return ban, entry
 
 
 def do_ban_author(
@@ -191,6 +197,23 @@ def do_ban_author(
 ) -> list[Ban]:
     """Bans a comment's author by every key known (identity, email, client) and rejects the
     comment. Precondition: ``actor`` moderates the comment's site."""
+    return _ban_author(actor, comment, duration=duration, reason=reason)[0]
+
+
+def do_ban_author_entries(
+    actor: Any, comment: Comment, *, duration: str = "forever", reason: str = ""
+) -> list[AuditEntry]:
+    """``do_ban_author``, answering with the audit entries it wrote (its bans, then the
+    rejection), so that the moderators' pages can undo them together.
+
+    Precondition: ``actor`` moderates the comment's site.
+    """
+    return _ban_author(actor, comment, duration=duration, reason=reason)[1]
+
+
+def _ban_author(
+    actor: Any, comment: Comment, *, duration: str, reason: str
+) -> tuple[list[Ban], list[AuditEntry]]:
     site = comment.thread.site
     keys: list[tuple[str, str]] = []
     if comment.author_id:
@@ -200,13 +223,14 @@ def do_ban_author(
     if comment.client_fingerprint:
         keys.append((BanKind.CLIENT, comment.client_fingerprint))
     with transaction.atomic():
-        bans = [
-            do_ban(actor, site, kind=kind, value=value, duration=duration, reason=reason)
+        made = [
+            _ban(actor, site, kind=kind, value=value, duration=duration, reason=reason)
             for kind, value in keys
         ]
+        entries = [entry for _, entry in made]
         if comment.status != CommentStatus.DELETED:
-            do_moderate_comment(actor, comment, AuditAction.REJECT)
-    return bans
+            entries.append(do_moderate_comment(actor, comment, AuditAction.REJECT))
+    return [ban for ban, _ in made], entries
 
 
 def _forget_bans(site_id: int) -> None:
@@ -287,32 +311,6 @@ def do_undo(actor: Any, entry: AuditEntry) -> AuditEntry:
             raise Conflict("That action cannot be undone.", code="cannot_undo")
         AuditEntry.objects.filter(pk=locked_entry.pk).update(undone=True)
     return undo
-
-
-def do_ban_author_entries(
-    actor: Any, comment: Comment, *, duration: str = "forever", reason: str = ""
-) -> list[AuditEntry]:
-    """``do_ban_author``, answering with the audit entries it wrote (its bans, then the
-    rejection), so that the moderators' pages can undo them together.
-
-    Precondition: ``actor`` moderates the comment's site.
-    """
-    with transaction.atomic():
-        bans = do_ban_author(actor, comment, duration=duration, reason=reason)
-        entries = list(
-            AuditEntry.objects.filter(ban__in=bans, action=AuditAction.BAN).order_by("id")
-        )
-        if comment.status != CommentStatus.DELETED:
-            # do_ban_author holds the comment's row until this transaction ends, so the newest
-            # rejection of it is the one it wrote.
-            rejection = (
-                AuditEntry.objects.filter(comment=comment, action=AuditAction.REJECT)
-                .order_by("-id")
-                .first()
-            )
-            if rejection is not None:
-                entries.append(rejection)
-    return entries
 
 
 def do_undo_entries(actor: Any, entries: list[AuditEntry]) -> list[AuditEntry]:
