@@ -295,3 +295,18 @@ def test_an_unknown_thread_is_a_json_404(server):
     assert response.status == 404
     assert json.loads(response.read())["error"]["code"] == "thread_not_found"
     connection.close()
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_describes_the_stream(client):
+    document = client.get("/api/openapi.json").json()
+    operation = document["paths"]["/api/v1/threads/{thread_id}/events"]["get"]
+    assert set(operation["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert {p["name"] for p in operation["parameters"]} == {"thread_id", "last_event_id"}
+
+
+@pytest.mark.django_db
+def test_without_the_asgi_layer_django_says_where_streams_are_served(client):
+    response = client.get("/api/v1/threads/1/events")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "live_unavailable"
