@@ -16,7 +16,9 @@ JSON object as the last line of its standard output:
           to that root or one of its recent replies, so subthreads nest;
           votes go mostly to the roots with the most replies. Prints the
           time it took and the shape of both threads
-  cold    the first page of each thread (limit 50) by each sort, built again
+  cold LIMIT...
+          the first page of each thread (each `limit` given: the widget's
+          first request and the API's default page) by each sort, built again
           for every request: both page caches (this process's and Django's)
           cleared before each `GET /api/v1/threads` through Django's WSGI
           application (what a reader pays after each new comment); p50 and
@@ -61,7 +63,6 @@ READERS = 2_500  # who write the comments; each reader from a client of their ow
 RECENT_ROOTS = 100
 UP_SHARE = 0.8
 SORTS = ("newest", "oldest", "most_voted")
-LIMIT = 50
 MIN_BUILDS, MAX_BUILDS, BUILD_SECONDS = 30, 300, 2.0  # per thread and sort
 PROFILE_BUILDS = 20
 
@@ -209,8 +210,8 @@ def seed_command() -> dict[str, Any]:
 # ---- cold builds ------------------------------------------------------------------------------
 
 
-def read_path(url: str, sort: str) -> str:
-    return "/api/v1/threads?" + urlencode({"site": SITE, "url": url, "sort": sort, "limit": LIMIT})
+def read_path(url: str, sort: str, limit: int) -> str:
+    return "/api/v1/threads?" + urlencode({"site": SITE, "url": url, "sort": sort, "limit": limit})
 
 
 def wsgi_get(app: Callable[..., Any], path_qs: str) -> tuple[int, bytes]:
@@ -368,31 +369,35 @@ def profile(app: Callable[..., Any], path_qs: str, top: int = 15) -> dict[str, A
     }
 
 
-def cold_command() -> dict[str, Any]:
+def cold_command(*limits: str) -> dict[str, Any]:
     from townhall.config.wsgi import application
 
     results = []
-    for sort in SORTS:
-        for thread, url in (("small", SMALL_URL), ("big", BIG_URL)):
-            measured = builds(application, read_path(url, sort))
-            results.append({"sort": sort, "thread": thread, **measured})
+    for limit in map(int, limits):
+        for sort in SORTS:
+            for thread, url in (("small", SMALL_URL), ("big", BIG_URL)):
+                measured = builds(application, read_path(url, sort, limit))
+                results.append({"limit": limit, "sort": sort, "thread": thread, **measured})
     slowest = max(results, key=lambda r: r["p50_ms"])
     return {
         "results": results,
-        "profiled": {"sort": slowest["sort"], "thread": slowest["thread"]},
+        "profiled": {k: slowest[k] for k in ("limit", "sort", "thread")},
         "profile": profile(application, slowest["path"]),
-        "plans": {sort: query_plans(application, read_path(BIG_URL, sort)) for sort in SORTS},
+        "plans": {
+            sort: query_plans(application, read_path(BIG_URL, sort, slowest["limit"]))
+            for sort in SORTS
+        },
     }
 
 
-COMMANDS: dict[str, Callable[[], dict[str, Any]]] = {"seed": seed_command, "cold": cold_command}
+COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {"seed": seed_command, "cold": cold_command}
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
-        raise SystemExit(f"usage: big_thread_app.py {{{','.join(COMMANDS)}}}")
+        raise SystemExit(f"usage: big_thread_app.py {{{','.join(COMMANDS)}}} [LIMIT ...]")
     django_setup()
-    print(json.dumps(COMMANDS[argv[0]]()))
+    print(json.dumps(COMMANDS[argv[0]](*argv[1:])))
     return 0
 
 

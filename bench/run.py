@@ -62,8 +62,9 @@ post's time goes (one process: timing breakdown, cProfile) and Townhall again
 with its SQLite write lock timed (bench/posting_probe.py)
 (bench/posting.py).
 
-big-thread: the first page (limit 50) of a 10,000-comment thread against a
-20-comment thread, seeded through the actions, by each sort: warm (served
+big-thread: the first page of a 10,000-comment thread against a 20-comment
+thread (the widget's, limit 20, judged; and the API's default, limit 50),
+seeded through the actions, by each sort: warm (served
 from the page cache by `townhall serve --workers 2`, wrk) and cold (page
 caches cleared before every request through Django, p50/p99 per build)
 (bench/big_thread.py).
@@ -266,7 +267,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         1,
         60,
         5,
-        "big-thread only: wrk duration per page (6 pages)",
+        "big-thread only: wrk duration per page (12 pages)",
         "SECONDS",
     )
     parser.add_argument(

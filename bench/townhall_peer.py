@@ -53,7 +53,8 @@ SITE = "bench"
 WORKERS = 2
 SERVERS = ("granian", "uvicorn")  # ASGI servers Townhall can be benchmarked on
 ASGI_APP = "townhall.config.asgi:application"
-PAGE_LIMIT = 50  # one page holds every root of the corpus (and their replies)
+PAGE_LIMIT = 50  # one page holds every root of the corpus ...
+ALL_REPLIES = 1000  # ... and every reply (a page shows 3 per root unless asked), as Isso's read
 NOTES = (
     "Townhall renders Markdown to sanitized HTML when a comment is posted and keeps each "
     "built thread page (the response bytes) per thread version in a per-process cache, "
@@ -102,8 +103,14 @@ def prepare(townhall: Path, env: dict[str, str], workdir: Path) -> None:
 
 
 def read_url(base: str) -> str:
-    """URL of one read of the whole thread: the first page, oldest first."""
-    query = {"site": SITE, "url": ARTICLE_URL, "sort": "oldest", "limit": PAGE_LIMIT}
+    """URL of one read of the whole thread: the first page, oldest first, every reply in it."""
+    query = {
+        "site": SITE,
+        "url": ARTICLE_URL,
+        "sort": "oldest",
+        "limit": PAGE_LIMIT,
+        "replies": ALL_REPLIES,
+    }
     return f"{base}/api/v1/threads?{urllib.parse.urlencode(query)}"
 
 

@@ -67,6 +67,7 @@ RENDER_TARGET_MS = 150.0  # Townhall, script start -> 200 comments in the DOM (m
 KB = 1000  # sizes are reported in kB of 1000 bytes, as the issue quotes Isso's
 ISSO_QUOTED_KB = (20.3, 2.0)  # Isso's embed.min.js + isso.css as the issue quotes them
 PAGE_SIZE = 50  # data-page-size: every root of the corpus on the first page, so all 200
+REPLIES = 1000  # data-replies: every reply under them too (Isso: max-comments-nested = inf)
 WARMUP_RUNS = 1  # unmeasured page loads per widget before the measured ones
 PRIME_REQUESTS = 16  # reads sent to each server before the browser, spread over its workers
 PRIME_PARALLEL = 4  # ... this many at a time
@@ -145,10 +146,12 @@ PAGE = """<!doctype html>
 
 
 def townhall_page(base: str) -> str:
-    """The article page embedding Townhall's widget, as its snippet does, with all roots shown."""
+    """The article page embedding Townhall's widget, as its snippet does, with all roots and
+    all their replies shown (by default a page holds 3 replies per root)."""
     script = (
         f'<script id="embed" src="{base}/embed.js" data-site="{townhall_peer.SITE}" '
-        f'data-url="{ARTICLE_URL}" data-page-size="{PAGE_SIZE}" async></script>'
+        f'data-url="{ARTICLE_URL}" data-page-size="{PAGE_SIZE}" data-replies="{REPLIES}" '
+        "async></script>"
     )
     return _page('<div id="townhall"></div>', TOWNHALL_PROBE, script)
 
@@ -445,6 +448,7 @@ def measure_townhall(browser: Any, args: argparse.Namespace) -> dict[str, Any]:
             "url": ARTICLE_URL,
             "sort": "newest",  # the widget's default order
             "limit": PAGE_SIZE,
+            "replies": REPLIES,
         }
         read = f"{peer.base_url}/api/v1/threads?{urllib.parse.urlencode(query)}"
         prime([read], {"Origin": ARTICLE_ORIGIN})
@@ -767,8 +771,9 @@ def render_method(env: dict[str, Any], measured: dict[str, Any]) -> str:
         f"requests, {PRIME_PARALLEL} at a time, before the browser, so that its workers have "
         "answered them (and Townhall's have cached the thread page).",
         f'- **Townhall**: `<script src=".../embed.js" data-site="bench" '
-        f'data-url="{ARTICLE_URL}" data-page-size="{PAGE_SIZE}" async>`: one request '
-        f"brings all {env['corpus']['roots']} roots with their replies. Timed by the widget "
+        f'data-url="{ARTICLE_URL}" data-page-size="{PAGE_SIZE}" data-replies="{REPLIES}" '
+        f"async>`: one request brings all {env['corpus']['roots']} roots with all their "
+        "replies (as Isso's page, which shows every reply). Timed by the widget "
         "itself: `detail.ms` of its `townhall:loaded` event is `performance.now()` when the "
         "thread is in the DOM minus `performance.now()` when the script starts executing. It "
         "includes the script's execution from its first statement, the fetch of the thread "

@@ -72,6 +72,8 @@ class Server:
         return self.request("GET", f"/api/v1/threads?{query}")
 
     def find_comment(self, predicate) -> dict[str, Any] | None:
+        """A comment of the first page, or of the replies a page leaves out under its roots."""
+
         def walk(comments):
             for comment in comments:
                 if predicate(comment):
@@ -81,7 +83,13 @@ class Server:
                     return found
             return None
 
-        return walk(self.thread(limit=200)["comments"])
+        roots = self.thread(limit=200)["comments"]
+        found = walk(roots)
+        for root in roots:
+            if found is None and root.get("more_replies"):
+                rest = self.request("GET", f"/api/v1/comments/{root['id']}/replies?limit=200")
+                found = walk(rest["comments"])
+        return found
 
     def log(self) -> str:
         try:

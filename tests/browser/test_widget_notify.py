@@ -405,7 +405,10 @@ def test_a_comment_link_scrolls_to_highlights_and_focuses_the_comment(page, serv
     assert other.evaluate("e => getComputedStyle(e).backgroundColor") == "rgba(0, 0, 0, 0)"
 
 
-def test_a_link_to_a_comment_that_is_not_shown_changes_nothing(page, server):
+def test_a_link_to_a_comment_that_is_not_shown_changes_nothing(page, server, browser_errors):
+    # The widget asks whether it is a reply its page left out; the server knows no such comment
+    # (the browser logs the 404 of that request).
+    browser_errors.expect(r"404 .*/api/v1/comments/999999/replies")
     page.goto(server.url("/#comment-999999"))
     widget = wait_for_widget(page)
     expect(comment_in(widget, "Ted Zah")).to_be_visible()

@@ -26,6 +26,14 @@ C1 = "Now that seems like real Turkish move"  # oldest top-level seed comment, T
 C3 = "The turkeys now betraying their NATO partners"  # newest top-level seed comment
 TED = "Another turkish bazaar"
 BUBBLE = "Would love your thoughts, please comment."
+# Different enough that the moderation pipeline does not hold them as the same text again.
+REPLY_TEXTS = [
+    "Incirlik has hosted NATO aircraft since the fifties.",
+    "Sochi talks in July changed the tone between the two capitals.",
+    "Khmeimim is far closer to the front lines anyway.",
+    "Would the German contingent stay if that happened?",
+    "Only the Bundestag could answer that, and it has not.",
+]
 
 
 def test_heading_counts_the_comments(page, server):
@@ -68,6 +76,50 @@ def test_comments_show_author_body_votes_and_reply_with_replies_nested(page, ser
     # Seed comments were not written from this browser: nobody may edit them here.
     expect(ted.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
     expect(ted.get_by_role("button", name="Delete", exact=True)).to_have_count(0)
+
+
+def test_more_replies_load_under_their_root_in_place(page, server):
+    root = server.find_comment(lambda c: c["html"].startswith(f"<p>{C1}"))
+    replies = [c["id"] for c in root["replies"]]  # Ted Zah's
+    for n, text in zip(range(2, 7), REPLY_TEXTS, strict=True):
+        parent = replies[-2] if n == 6 else root["id"]  # the last answers the 4th reply
+        posted = server.post_comment(text, parent_id=parent, author_name=f"R{n}")
+        assert posted["comment"]["status"] == "visible"
+        replies.append(posted["comment"]["id"])
+    widget = open_article(page, server)
+    # The page holds the root's first three replies, and a button for the other three.
+    expect(comment_in(widget, "R3")).to_contain_text(REPLY_TEXTS[1])
+    expect(comment_in(widget, "R4")).to_have_count(0)
+    more = widget.get_by_role("button", name="Show 3 more replies", exact=True)
+    more.click()
+    expect(more).to_have_count(0)
+    for n in (4, 5, 6):
+        expect(comment_in(widget, f"R{n}")).to_contain_text(REPLY_TEXTS[n - 2])
+    # The reply to the 4th reply is inside it, and the focus is on the first reply loaded.
+    expect(comment_in(widget, "R4").get_by_role("article", name="Comment by R6")).to_have_count(1)
+    assert has_deep_focus(comment_in(widget, "R4"))
+    parent = widget.get_by_role("article", name="Comment by Anonymous", exact=True).filter(
+        has_text=C1
+    )
+    expect(parent.get_by_role("article")).to_have_count(6)
+
+
+def test_a_link_to_a_reply_the_page_left_out_shows_it(page, server):
+    root = server.find_comment(lambda c: c["html"].startswith(f"<p>{C1}"))
+    posted = []
+    for n, text in zip(range(2, 7), REPLY_TEXTS, strict=True):
+        posted.append(server.post_comment(text, parent_id=root["id"], author_name=f"R{n}"))
+    last = posted[-1]["comment"]["id"]
+    page.goto(embed_page(page, server) + f"#comment-{last}")
+    widget = wait_for_widget(page)
+    target = comment_in(widget, "R6")
+    expect(target).to_contain_text(REPLY_TEXTS[-1])
+    expect(target).to_have_class(re.compile(r"\btarget\b"))
+    assert has_deep_focus(target)
+    # Every reply of that comment is there now, and no button for more.
+    for n in range(2, 7):
+        expect(comment_in(widget, f"R{n}")).to_have_count(1)
+    expect(widget.get_by_role("button", name=re.compile(r"more repl"))).to_have_count(0)
 
 
 def _pressed(widget):

@@ -121,9 +121,17 @@ def test_replies_past_max_depth_attach_at_the_last_level(api, make_site):
     assert [c["depth"] for c in chain] == [0, 1, 2, 2, 2]
     root = api.thread(site).json()["comments"][0]
     level2 = root["replies"][0]["replies"]
-    assert ids(level2) == [chain[2]["id"], chain[3]["id"], chain[4]["id"]]
+    # The page holds the root's first three replies; the fourth comes with the rest.
+    assert ids(level2) == [chain[2]["id"], chain[3]["id"]]
     assert level2[1]["parent_id"] == chain[2]["id"]  # the real parent is kept
     assert all(c["replies"] == [] for c in level2)
+    assert root["more_replies"] == 1
+    rest = api.get(f"/api/v1/comments/{root['id']}/replies", cursor=root["replies_cursor"]).json()[
+        "comments"
+    ]
+    assert [(c["id"], c["parent_id"], c["depth"]) for c in rest] == [
+        (chain[4]["id"], chain[3]["id"], 2)
+    ]
 
 
 def test_pending_comments_are_not_shown(api, make_site):
@@ -179,12 +187,13 @@ def api_post(site, parent_id):
 
 @pytest.mark.parametrize("roots", [5, 60])
 def test_read_cost_does_not_grow_with_the_thread(api, site, roots, django_assert_num_queries):
-    _grow(site, roots=roots, replies_each=3)
+    _grow(site, roots=roots, replies_each=5)
     # Cold: the site, the thread, its latest live event, one page of roots, their replies.
     with django_assert_num_queries(5):
         body = api.thread(site, limit=5).json()
     assert len(body["comments"]) == 5
     assert all(len(c["replies"]) == 3 for c in body["comments"])
+    assert all(c["more_replies"] == 2 for c in body["comments"])
     # Warm: the site and the thread's version; the page itself comes from the cache.
     with django_assert_num_queries(2):
         assert api.thread(site, limit=5).json() == body

@@ -85,6 +85,18 @@ def test_fast_path_serves_the_inline_feedbacks_view_apart(api, site):
     assert b"Plain" in whole and whole != body
 
 
+def test_fast_path_serves_each_number_of_replies_apart(api, site):
+    root = api.comment(site, "Root").json()["comment"]
+    for n in range(5):
+        api.comment(site, f"Reply {n}", parent_id=root["id"], remote_addr=f"10.0.2.{n}")
+    for shown in ("1", "5"):
+        query = {"site": site.slug, "url": ARTICLE, "replies": shown}
+        slow = api.get("/api/v1/threads", **query)
+        _status, _headers, body = fast_get(query)
+        assert body == slow.content
+        assert len(slow.json()["comments"][0]["replies"]) == int(shown)
+
+
 def test_fast_path_gives_304_like_the_view(api, site):
     api.comment(site, "Hello")
     slow = api.thread(site)
@@ -119,6 +131,8 @@ def test_fast_path_steps_aside_after_a_write(api, site):
         {"site": ["news", "other"], "url": ARTICLE},
         {"site": "news", "url": "notaurl"},
         {"site": "news", "url": ARTICLE, "only": "everything"},
+        {"site": "news", "url": ARTICLE, "replies": "-1"},
+        {"site": "news", "url": ARTICLE, "replies": "1001"},
     ],
 )
 def test_anything_unusual_goes_to_django(api, site, query):

@@ -414,6 +414,30 @@ def test_next_page_link_works_on_the_standalone_page(api, site):
     assert last.one("text").strip() == "Comment 0"
 
 
+def test_more_replies_link_shows_them_all_on_the_standalone_page(api, site):
+    root = api.comment(site, "Root").json()["comment"]
+    for n in range(5):
+        api.comment(site, f"Reply {n}", parent_id=root["id"], remote_addr=f"10.0.3.{n}")
+    document = parse(page_get(api, site.slug, url=ARTICLE).content)
+    link = document.find("p", **{"class": "townhall-comment__more"}).find("a")
+    assert link.text() == "2 more replies"
+    href = link.attrs["href"] or ""
+    assert href.endswith(f"#townhall-comment-{root['id']}")
+    following = parse(api.client.get(f"/t/{site.slug}/{href.split('#')[0]}").content)
+    [item] = top_item(following).all("comment")
+    assert [reply.one("text").strip() for reply in item.all("comment")] == [
+        f"Reply {n}" for n in range(5)
+    ]
+    assert following.find_all("p", **{"class": "townhall-comment__more"}) == []
+
+
+@pytest.mark.parametrize("replies", ["-1", "1001", "x"])
+def test_standalone_page_refuses_a_bad_number_of_replies(api, site, replies):
+    response = page_get(api, site.slug, url=ARTICLE, replies=replies)
+    assert response.status_code == 400
+    assert b"replies is a number from 0 to 1000" in response.content
+
+
 # Errors of the API route: as the JSON thread's
 
 
@@ -450,6 +474,7 @@ def test_openapi_documents_the_html_route(api, site):
         "limit",
         "cursor",
         "only",
+        "replies",
     }
     assert "microdata" in operation["description"]
 

@@ -25,6 +25,8 @@ from townhall.discussions.schemas import (
     PostedCommentOut,
     PreviewIn,
     PreviewOut,
+    RepliesPageOut,
+    RepliesQuery,
     ThreadPageOut,
     ThreadPassagesOut,
     ThreadQuery,
@@ -104,6 +106,24 @@ def get_thread_passages(request: HttpRequest, params: Query[PassagesQuery]) -> H
     the thread it has loaded. Cached and revalidated like `GET /threads` (`ETag`, `304`).
     """
     page = pages.thread_passages(access_site(params.site), params.url)
+    response = get_conditional_response(request, etag=page.etag) or HttpResponse(
+        page.body, content_type="application/json"
+    )
+    response.headers["ETag"] = page.etag
+    apply_thread_cache_headers(response)
+    return response
+
+
+@router.get("/comments/{comment_id}/replies", response={200: RepliesPageOut, 304: None, **ERRORS})
+def get_replies(request: HttpRequest, comment_id: int, params: Query[RepliesQuery]) -> HttpResponse:
+    """More replies to a top-level comment: those a thread page left out (`more_replies`),
+    from its `replies_cursor`, or all of them from the first without a cursor.
+
+    The id of a reply answers the replies of its top-level comment (`root_id`): how a link to
+    a reply that a page left out is followed. Cached and revalidated like `GET /threads`
+    (`ETag`, `304`).
+    """
+    page = pages.replies_page(comment_id, cursor=params.cursor, limit=params.limit)
     response = get_conditional_response(request, etag=page.etag) or HttpResponse(
         page.body, content_type="application/json"
     )

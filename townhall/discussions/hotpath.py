@@ -39,7 +39,7 @@ def apply_thread_cache_headers(response) -> None:
 
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
-_PARAMS = {"site", "url", "sort", "limit", "cursor", "only"}
+_PARAMS = {"site", "url", "sort", "limit", "cursor", "only", "replies"}
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
@@ -118,6 +118,7 @@ class ThreadReadFastPath:
             site, url = _one(params, "site"), _one(params, "url")
             sort = _one(params, "sort", "newest")
             limit_text = _one(params, "limit", str(pages.DEFAULT_LIMIT))
+            replies_text = _one(params, "replies", str(pages.REPLIES_PER_ROOT))
             cursor = _one(params, "cursor")
             only = _one(params, "only")
         except ValueError:
@@ -132,6 +133,12 @@ class ThreadReadFastPath:
             or not 1 <= int(limit_text) <= pages.MAX_LIMIT
         ):
             return None
+        if (
+            not replies_text
+            or not replies_text.isdigit()
+            or not 0 <= int(replies_text) <= pages.MAX_REPLIES_PER_ROOT
+        ):
+            return None
         try:
             _origin, canonical = split_article_url(url)
         except InvalidArticleUrl:
@@ -140,7 +147,7 @@ class ThreadReadFastPath:
         version = await versions.store().aget(vkey)
         if version is None:
             return None
-        key = pages.page_key(vkey, version, sort, int(limit_text), cursor, only)
+        key = pages.page_key(vkey, version, sort, int(limit_text), cursor, only, int(replies_text))
         return pages.local_pages.get(key)
 
     async def _respond(

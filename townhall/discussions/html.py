@@ -61,17 +61,22 @@ def thread_html(
     limit: int = pages.DEFAULT_LIMIT,
     cursor: str | None = None,
     only: str | None = None,
+    replies: int = pages.REPLIES_PER_ROOT,
 ) -> HtmlPage:
     """The thread at ``url`` as an HTML fragment, from the cache when this version was rendered.
 
     Same preconditions and errors as ``pages.thread_page`` (``sort`` in SORTS, ``limit`` within
-    1..MAX_LIMIT; BadRequest ``invalid_url`` / ``invalid_cursor``).
+    1..MAX_LIMIT, ``replies`` within 0..MAX_REPLIES_PER_ROOT; BadRequest ``invalid_url`` /
+    ``invalid_cursor``).
     """
-    page = pages.thread_page(site, url, sort=sort, limit=limit, cursor=cursor, only=only)
-    key = html_key(site.slug, page.etag, sort, limit, cursor, only)
+    page = pages.thread_page(
+        site, url, sort=sort, limit=limit, cursor=cursor, only=only, replies=replies
+    )
+    key = html_key(site.slug, page.etag, sort, limit, cursor, only, replies)
     html = cache.get(key)
     if html is None:
-        html = _render(site, orjson.loads(page.body), sort=sort, limit=limit, only=only)
+        options = _options(sort=sort, limit=limit, only=only, replies=replies)
+        html = _render(site, orjson.loads(page.body), options, cursor=cursor, sort=sort)
         cache.set(key, html, pages.PAGE_TTL_SECONDS)
     return html
 
@@ -83,10 +88,11 @@ def html_key(
     limit: int,
     cursor: str | None,
     only: str | None = None,
+    replies: int = pages.REPLIES_PER_ROOT,
 ) -> str:
     # The JSON ETag already names the content; the request's own parameters are in the key too
     # because the "next page" link repeats them. Hashed, since a cursor comes from the reader.
-    request = f"{site_slug}\0{sort}\0{limit}\0{cursor or ''}\0{only or ''}"
+    request = f"{site_slug}\0{sort}\0{limit}\0{cursor or ''}\0{only or ''}\0{replies}"
     digest = hashlib.blake2b(request.encode(), digest_size=12).hexdigest()
     content = json_etag.strip('"')
     return f"thread-html:{template_version()}:{content}:{digest}"
@@ -101,24 +107,38 @@ def template_version() -> str:
     return digest.hexdigest()
 
 
+def _options(*, sort: str, limit: int, only: str | None, replies: int) -> dict:
+    """The parameters of this page that differ from the defaults, for links to related pages."""
+    params: dict[str, str | int] = {}
+    if sort != "newest":
+        params["sort"] = sort
+    if limit != pages.DEFAULT_LIMIT:
+        params["limit"] = limit
+    if only:
+        params["only"] = only
+    if replies != pages.REPLIES_PER_ROOT:
+        params["replies"] = replies
+    return params
+
+
 def _render(
-    site: Site, payload: dict[str, Any], *, sort: str, limit: int, only: str | None
+    site: Site, payload: dict[str, Any], options: dict, *, cursor: str | None, sort: str
 ) -> HtmlPage:
     thread = payload["thread"]
+    query = {"site": site.slug, "url": thread["url"], **options}
     next_query = None
     if payload["next_cursor"]:
-        params: dict[str, str | int] = {"site": site.slug, "url": thread["url"]}
-        if sort != "newest":
-            params["sort"] = sort
-        if limit != pages.DEFAULT_LIMIT:
-            params["limit"] = limit
-        if only:
-            params["only"] = only
-        params["cursor"] = payload["next_cursor"]
-        next_query = urlencode(params)
+        next_query = urlencode({**query, "cursor": payload["next_cursor"]})
+    # Readers without JavaScript see a top-level comment's other replies on this same page
+    # with every reply shown.
+    all_replies = {**query, "replies": pages.MAX_REPLIES_PER_ROOT}
+    if cursor:
+        all_replies["cursor"] = cursor
+    more_query = urlencode(all_replies)
     context = {
         "thread": thread,
         "comments": [_comment(comment) for comment in payload["comments"]],
+        "more_query": more_query,
         "next_query": next_query,
         "next_label": _NEXT_LABELS.get(sort, "More comments"),
     }

@@ -44,7 +44,11 @@ class Comment(models.Model):
     query whatever their depth.
     """
 
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="comments")
+    # thread, root and author need no index of their own: the composite indexes below start
+    # with them, and every index is one more to write on each post.
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, related_name="comments", db_index=False
+    )
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
     )
@@ -52,11 +56,15 @@ class Comment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     root = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     depth = models.PositiveSmallIntegerField(default=0)
     author = models.ForeignKey(
-        "townhall_identity.Commenter", null=True, on_delete=models.SET_NULL, related_name="comments"
+        "townhall_identity.Commenter",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="comments",
+        db_index=False,
     )
     author_name = models.CharField(max_length=80)
     body = models.TextField()
@@ -86,8 +94,9 @@ class Comment(models.Model):
             models.Index(
                 fields=["thread", "depth", "score", "created"], name="comment_roots_by_score"
             ),
-            # Replies of a page of roots.
-            models.Index(fields=["root", "created", "id"], name="comment_subtree"),
+            # Replies of a page of roots: each root's first visible ones, its visible total and
+            # its hidden ones, all from the index (pages._first_replies).
+            models.Index(fields=["root", "status", "created", "id"], name="comment_subtree_status"),
             # The moderation pipeline's "same text again" and "posting fast" checks.
             models.Index(fields=["client_fingerprint", "created"], name="comment_by_client"),
             models.Index(fields=["author", "created"], name="comment_by_author"),

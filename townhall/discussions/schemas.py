@@ -7,7 +7,15 @@ from ninja import Field, Schema
 from pydantic import StrictInt, model_validator
 
 from townhall.discussions.models import CommentStatus
-from townhall.discussions.pages import DEFAULT_LIMIT, MAX_LIMIT, MAX_PASSAGES
+from townhall.discussions.pages import (
+    DEFAULT_LIMIT,
+    DEFAULT_REPLIES_LIMIT,
+    MAX_LIMIT,
+    MAX_PASSAGES,
+    MAX_REPLIES_LIMIT,
+    MAX_REPLIES_PER_ROOT,
+    REPLIES_PER_ROOT,
+)
 
 # A ceiling just under the request size limit (64 KiB); each site's own, lower limit is checked
 # by the actions with its own error code, so readers learn the site's actual limit.
@@ -58,9 +66,34 @@ class ThreadQuery(Schema):
     only: Literal["passages"] | None = Field(
         None, description="`passages`: only comments on a passage (the Inline Feedbacks view)."
     )
+    replies: int = Field(
+        REPLIES_PER_ROOT,
+        ge=0,
+        le=MAX_REPLIES_PER_ROOT,
+        description=(
+            "Visible replies shown under each top-level comment (oldest first); the rest are "
+            "counted in its `more_replies`."
+        ),
+    )
 
     def page(self) -> dict:
-        return {"sort": self.sort, "limit": self.limit, "cursor": self.cursor, "only": self.only}
+        return {
+            "sort": self.sort,
+            "limit": self.limit,
+            "cursor": self.cursor,
+            "only": self.only,
+            "replies": self.replies,
+        }
+
+
+class RepliesQuery(Schema):
+    cursor: str | None = Field(
+        None,
+        description="The top-level comment's `replies_cursor`, or the last `next_cursor`.",
+    )
+    limit: int = Field(
+        DEFAULT_REPLIES_LIMIT, ge=1, le=MAX_REPLIES_LIMIT, description="Visible replies."
+    )
 
 
 class PassagesQuery(Schema):
@@ -118,7 +151,27 @@ class CommentOut(Schema):
     featured: bool = Field(False, description="An editor's pick.")
     passage: Passage | None = None
     replies: list[CommentOut] = Field(
-        default_factory=list, description="Replies, oldest first, nested to the site's max depth."
+        default_factory=list,
+        description=(
+            "Replies, oldest first, nested to the site's max depth. On a thread page, a "
+            "top-level comment carries its first visible replies (`replies`, "
+            f"{REPLIES_PER_ROOT} by default), with the deleted or removed comments above them "
+            "as placeholders."
+        ),
+    )
+    more_replies: int = Field(
+        0,
+        description=(
+            "Top-level comments on a thread page: visible replies not on the page; get them "
+            "from `/comments/{id}/replies?cursor=` with `replies_cursor`."
+        ),
+    )
+    replies_cursor: str | None = Field(
+        None,
+        description=(
+            "Where the replies left out of a thread page start (with `more_replies`); null "
+            "when the page shows none of them (then they start with the first)."
+        ),
     )
 
 
@@ -141,6 +194,21 @@ class ThreadPageOut(Schema):
     thread: ThreadOut
     comments: list[CommentOut] = Field(..., description="A page of top-level comments.")
     next_cursor: str | None = Field(..., description="Pass as ?cursor= for the next page.")
+
+
+class RepliesPageOut(Schema):
+    root_id: int = Field(..., description="The top-level comment these replies are under.")
+    comments: list[CommentOut] = Field(
+        ...,
+        description=(
+            "Replies in the order they were written, flat (`replies` is empty): each goes under "
+            "the comment `parent_id` names, or beside it when its `depth` is the same (past the "
+            "site's max depth). Deleted or removed comments above them come as placeholders, "
+            "even when they were written before the cursor; skip those already shown."
+        ),
+    )
+    more_replies: int = Field(..., description="Visible replies after these.")
+    next_cursor: str | None = Field(..., description="Pass as ?cursor= for the next ones.")
 
 
 class PassageCommentOut(Schema):

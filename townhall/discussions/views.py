@@ -35,7 +35,7 @@ _HEADINGS = {400: "Bad request", 404: "Not found"}
 @require_safe
 def thread_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The discussion of one article of site ``slug``: ``?url=`` (required), ``sort``,
-    ``limit`` and ``cursor`` as in ``GET /api/v1/threads``."""
+    ``limit``, ``replies`` and ``cursor`` as in ``GET /api/v1/threads``."""
     try:
         site = access_site(slug)
         return _thread_page(request, site)
@@ -57,9 +57,18 @@ def _thread_page(request: HttpRequest, site: Site) -> HttpResponse:
     sort = request.GET.get("sort", "newest")
     if sort not in pages.SORTS:
         raise BadRequest(f"Comments are sorted by {', '.join(pages.SORTS)}.", code="invalid_sort")
-    limit = _limit(request.GET.get("limit"))
+    limit = _number(request.GET.get("limit"), "limit", pages.DEFAULT_LIMIT, 1, pages.MAX_LIMIT)
+    replies = _number(
+        request.GET.get("replies"),
+        "replies",
+        pages.REPLIES_PER_ROOT,
+        0,
+        pages.MAX_REPLIES_PER_ROOT,
+    )
     cursor = request.GET.get("cursor") or None
-    page = thread_html(site, article.canonical_url, sort=sort, limit=limit, cursor=cursor)
+    page = thread_html(
+        site, article.canonical_url, sort=sort, limit=limit, cursor=cursor, replies=replies
+    )
 
     article_url = page.url or article.canonical_url
     params: dict[str, str | int] = {"url": article_url}
@@ -67,6 +76,8 @@ def _thread_page(request: HttpRequest, site: Site) -> HttpResponse:
         params["sort"] = sort
     if limit != pages.DEFAULT_LIMIT:
         params["limit"] = limit
+    if replies != pages.REPLIES_PER_ROOT:
+        params["replies"] = replies
     if cursor:
         params["cursor"] = cursor
     path = reverse("thread-page", args=[site.slug]) + "?" + urlencode(params)
@@ -87,14 +98,12 @@ def _thread_page(request: HttpRequest, site: Site) -> HttpResponse:
     return response
 
 
-def _limit(text: str | None) -> int:
+def _number(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None:
-        return pages.DEFAULT_LIMIT
-    if not (text.isascii() and text.isdigit() and len(text) <= 3) or not (
-        1 <= int(text) <= pages.MAX_LIMIT
-    ):
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not (low <= int(text) <= high):
         raise BadRequest(
-            f"limit is a number from 1 to {pages.MAX_LIMIT}.", code="invalid_limit", field="limit"
+            f"{name} is a number from {low} to {high}.", code=f"invalid_{name}", field=name
         )
     return int(text)
 

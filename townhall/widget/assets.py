@@ -1,9 +1,10 @@
 """The embed script: one file, assembled once per process from its source and locale files.
 
-No build step: ``embed.js`` is served as written (less its whole-line comments and indentation),
-with the locale files inlined as one object, and addressed by a hash of the result so it can be
-cached for a year. ``anchoring.js`` (the re-anchoring of passage comments) and ``inline.js``
-(the Inline Feedbacks part of the widget, which uses it) are served the same way, as one file,
+No build step: ``embed.js`` is served as written, minified when it is assembled (rjsmin for the
+script, rcssmin for its stylesheet: whitespace and comments only, no renaming), with the locale
+files inlined as one object, and addressed by a hash of the result so it can be cached for a
+year. ``anchoring.js`` (the re-anchoring of passage comments) and ``inline.js`` (the Inline
+Feedbacks part of the widget, which uses it) are served the same way, as one file,
 ``embed-anchoring.js``; the widget loads it only on pages with an article element, from the
 hashed URL written into ``embed.js``.
 """
@@ -18,29 +19,28 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import rcssmin
+import rjsmin
+
 HERE = Path(__file__).parent
 SOURCE = HERE / "static_src" / "embed.js"
 ANCHORING = HERE / "static_src" / "anchoring.js"
 INLINE = HERE / "static_src" / "inline.js"
 STYLES = HERE / "static_src" / "embed.css"
 LOCALES = HERE / "locales"
-# A line that is only a comment: `// ...`, or a `/* ... */` block (which may span lines).
-COMMENT_LINES = re.compile(r"^[ \t]*(?://[^\n]*|/\*(?:(?!\*/).)*\*/[ \t]*)\n", re.M | re.S)
-INDENT = re.compile(r"^[ \t]+", re.M)
+# A template literal inside another one's `${…}`: rjsmin minifies unnested ones only.
+NESTED_TEMPLATE = re.compile(r"\$\{[^}`]*`")
 
 
-def compact(source: str) -> str:
-    """The source without its whole-line comments and its indentation: for readers of the
-    source, not worth their bytes on every page.
+def minify(source: str) -> str:
+    """The script without the comments and whitespace it does not need (rjsmin).
 
-    Indentation is only taken away where no line is inside a template literal or a string
-    continued with a backslash (a line with an odd number of backticks, or ending with one):
-    the source must keep to that, which ``tests/widget/test_embed.py`` checks.
+    ValueError for a template literal nested in another's placeholder, which rjsmin could
+    change; the widget's sources keep to that (``tests/widget/test_embed.py`` checks).
     """
-    code = COMMENT_LINES.sub("", source)
-    if any(line.count("`") % 2 or line.endswith("\\") for line in code.split("\n")):
-        raise ValueError("a template literal or string spans lines: indentation would change it")
-    return INDENT.sub("", code)
+    if NESTED_TEMPLATE.search(source):
+        raise ValueError("a template literal is nested in another: rjsmin could change it")
+    return rjsmin.jsmin(source)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _script(body: bytes) -> Script:
 @cache
 def anchoring_script() -> Script:
     source = ANCHORING.read_text("utf-8") + "\n" + INLINE.read_text("utf-8")
-    return _script(compact(source).encode("utf-8"))
+    return _script(minify(source).encode("utf-8"))
 
 
 def anchoring_script_url() -> str:
@@ -71,10 +71,10 @@ def embed_script() -> Script:
         path.stem: json.loads(path.read_text("utf-8")) for path in sorted(LOCALES.glob("*.json"))
     }
     locales_js = json.dumps(locales, ensure_ascii=False, separators=(",", ":"))
-    css_js = json.dumps(" ".join(STYLES.read_text("utf-8").split()))
-    source = compact(SOURCE.read_text("utf-8"))
+    css_js = json.dumps(rcssmin.cssmin(STYLES.read_text("utf-8")))
+    source = minify(SOURCE.read_text("utf-8"))
     body = (
-        source.replace("/*@LOCALES@*/{}", locales_js)
+        source.replace('"/*@LOCALES@*/"', locales_js)
         .replace('"/*@CSS@*/"', css_js)
         .replace('"/*@ANCHORING@*/"', json.dumps(anchoring_script_url()))
         .encode("utf-8")

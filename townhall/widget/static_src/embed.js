@@ -1,15 +1,18 @@
 /* Townhall embed widget: comments for a publisher's article page.
  *
- * Plain modern JavaScript, no framework, no build step. The server inlines the locale files and
- * the stylesheet where the markers below stand, and serves the result under a content hash.
+ * Plain modern JavaScript, no framework, no build step. The server minifies it (whitespace and
+ * comments), inlines the locale files and the stylesheet where the markers below stand, and
+ * serves the result under a content hash.
  *
  *   <script src="https://comments.example/embed.js" data-site="SLUG" async></script>
  *   <div id="townhall"></div>
  *
  * Optional on the script or the host element: data-url (the article's canonical URL; default:
  * <link rel="canonical">, else the page URL), data-title, data-lang (default: <html lang>),
- * data-page-size (top-level comments per page, 1 to 200; default 20), data-article (a CSS
- * selector for the article's element, whose text passage comments point into; default: article).
+ * data-page-size (top-level comments per page, 1 to 200; default 20), data-replies (replies
+ * shown under each top-level comment before "Show N more replies", 0 to 1000; default 3),
+ * data-article (a CSS selector for the article's element, whose text passage comments point
+ * into; default: article).
  *
  * Inline feedbacks: readers comment on a selected passage ("Comment on this"), or on passages the
  * author marked with data-townhall-passage="ID" (optional data-question). That part of the widget
@@ -35,7 +38,7 @@
 (() => {
   "use strict";
 
-  const LOCALES = /*@LOCALES@*/{};
+  const LOCALES = "/*@LOCALES@*/";
   const CSS = "/*@CSS@*/";
   const INLINE = "/*@ANCHORING@*/";
   const STARTED = performance.now();
@@ -185,6 +188,7 @@
       this.url = canonicalUrl(options.url);
       this.title = options.title || document.title;
       this.pageSize = Math.min(200, Math.max(1, Number.parseInt(options.pageSize, 10) || PAGE_SIZE));
+      this.replies = options.replies;
       this.locale = pickLocale(options.lang);
       this.strings = { ...LOCALES.en, ...LOCALES[this.locale] };
       this.plural = new Intl.PluralRules(this.locale);
@@ -291,6 +295,7 @@
       const params = new URLSearchParams({ site: this.site, url: this.url, sort: this.sort, limit: this.pageSize });
       if (cursor) params.set("cursor", cursor);
       if (this.only) params.set("only", this.only);
+      if (this.replies) params.set("replies", this.replies);
       return api("/api/v1/threads?" + params);
     }
 
@@ -343,10 +348,20 @@
     }
 
     /* A link to #comment-N: scroll to that comment, highlight it and give it the focus. */
-    reveal() {
+    async reveal() {
       const match = /^#comment-(\d+)$/.exec(location.hash);
-      const target = match && this.root.getElementById("comment-" + match[1]);
-      if (!target) return;
+      if (!match) return;
+      let target = this.root.getElementById("comment-" + match[1]);
+      if (!target) {
+        // A reply the page left out (a link from an email): the replies of its top-level comment.
+        const page = await api(`/api/v1/comments/${match[1]}/replies?limit=200`).catch(() => null);
+        const root = page && this.byId.get(page.root_id);
+        if (!root) return;
+        this.addReplies(root, page);
+        this.patch(root);
+        target = this.root.getElementById("comment-" + match[1]);
+        if (!target) return;
+      }
       this.root.querySelector(".target")?.classList.remove("target");
       target.classList.add("target");
       target.tabIndex = -1;
@@ -595,8 +610,38 @@
       }
       const replies = h("ol", { class: "replies" });
       for (const reply of comment.replies || []) replies.append(this.renderComment(reply));
-      article.append(replies);
+      article.append(replies, comment.more_replies ? h("button", { type: "button", class: "link more-replies",
+        text: this.t("moreReplies", { n: comment.more_replies }), onclick: (event) => this.moreReplies(comment, event.target) }) : "");
       return item;
+    }
+
+    /* The replies a page left out under a top-level comment, after those shown; the focus moves
+     * to the first of them. */
+    async moreReplies(comment, button) {
+      button.disabled = true;
+      try {
+        const first = this.addReplies(comment, await api(`/api/v1/comments/${comment.id}/replies?cursor=${comment.replies_cursor || ""}`));
+        if (comment.more_replies) button.textContent = this.t("moreReplies", { n: comment.more_replies });
+        else button.remove();
+        if (first) { first.tabIndex = -1; first.focus(); }
+      } catch (error) {
+        this.showAlert(this.errorText(error));
+      } finally {
+        button.disabled = false;
+      }
+    }
+
+    /* Puts the replies of `page` that are not shown yet under their top-level comment, and keeps
+     * what is left to load; the first one put, if any. */
+    addReplies(comment, page) {
+      let first;
+      for (const reply of page.comments) {
+        if (this.byId.has(reply.id)) continue;
+        const article = this.place(reply, true).firstChild;
+        first ??= article;
+      }
+      Object.assign(comment, { more_replies: page.more_replies, replies_cursor: page.next_cursor });
+      return first;
     }
 
     voteBar(comment) {
