@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,32 @@ def main() -> None:
 
         result = measured("in_transaction", in_transaction)
         report["in_transaction"] |= result
+
+    # The replica catches up: a page of the thread and the replies of its comment are read
+    # from it alone, every statement of them (the replies' one is raw SQL).
+    send(
+        "POST",
+        "/api/v1/comments",
+        {"site": "news", "url": ARTICLE, "body": "A reply.", "parent_id": comment_id},
+    )
+    connections["replica_1"].close()
+    primary_file = connections["default"].settings_dict["NAME"]
+    with sqlite3.connect(primary_file) as source, sqlite3.connect(replica_file()) as copy:
+        source.backup(copy)
+    read = measured(
+        "caught_up", lambda: client.get("/api/v1/threads", {"site": "news", "url": ARTICLE})
+    )
+    [root] = read.json()["comments"]
+    report["caught_up"] |= {"status": read.status_code, "replies": len(root["replies"])}
+    answer = measured("replies", lambda: client.get(f"/api/v1/comments/{comment_id}/replies"))
+    report["replies"] |= {"status": answer.status_code, "count": len(answer.json()["comments"])}
     print(json.dumps(report))
+
+
+def replica_file() -> str:
+    from django.db import connections
+
+    return str(connections["replica_1"].settings_dict["NAME"])
 
 
 if __name__ == "__main__":

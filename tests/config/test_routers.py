@@ -133,3 +133,18 @@ def test_in_a_replica_block_reads_go_to_the_replica_except_in_transactions(repor
     in_transaction = report["in_transaction"]
     assert in_transaction["count"] == 1 and in_transaction["score"] == 1
     assert in_transaction["replica"] == 0
+
+
+def test_a_caught_up_replica_serves_the_whole_page_and_the_replies(report):
+    assert report["caught_up"] == {
+        "status": 200,
+        "replies": 1,
+        "primary": 0,
+        "replica": report["caught_up"]["replica"],
+    }
+    assert report["replies"] == {
+        "status": 200,
+        "count": 1,
+        "primary": 0,
+        "replica": report["replies"]["replica"],
+    }

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import (
     Exists,
     ExpressionWrapper,
@@ -460,7 +460,9 @@ def _first_replies(root_ids: list[int], per_root: int) -> tuple[list[_Reply], di
     a busy thread), and because Django's per-row conversions cost more than the query (the
     rows come out as ``_page_rows`` reads them).
     """
-    table = connection.ops.quote_name(Comment._meta.db_table)
+    # The database the rest of the page is read from (a replica, for readers' page loads).
+    database = connections[router.db_for_read(Comment)]
+    table = database.ops.quote_name(Comment._meta.db_table)
     columns = ", ".join(_COLUMNS)
     blanks = ", ".join(["NULL"] * len(_COLUMNS))
     marks = ", ".join(["%s"] * len(root_ids))
@@ -480,7 +482,7 @@ def _first_replies(root_ids: list[int], per_root: int) -> tuple[list[_Reply], di
         f"SELECT {blanks}, root_id, COUNT(*) FROM {table}"  # noqa: S608
         f" WHERE root_id IN ({marks}) AND status = {visible} GROUP BY root_id"
     )
-    with connection.cursor() as cursor:
+    with database.cursor() as cursor:
         if per_root:
             cursor.execute(shown + counts, [*root_ids, *root_ids, *root_ids])
         else:  # no reply to show, so no hidden one above one either: only the totals
