@@ -734,7 +734,9 @@ def method_markdown(env: dict[str, Any], measured: dict[str, Any]) -> str:
     lines += [
         "- **SQLite**: each server's embedded default: Townhall WAL, `synchronous=NORMAL`, "
         "`BEGIN IMMEDIATE` with a 20 s busy timeout, one connection per thread (8 threads per "
-        "worker); Isso a new connection per statement, rollback journal, `synchronous=FULL`.",
+        "worker), writers queued by `townhall.core.sqlite` (a thread lock, then an `flock` "
+        "beside the database file, so the next writer wakes as the last one commits); Isso a "
+        "new connection per statement, rollback journal, `synchronous=FULL`.",
         f"- **Load**: wrk {env['wrk_version']} with `bench/posting.lua`, {opts['threads']} "
         f"threads, {opts['connections']} connections, {opts['duration']} s after a "
         f"{opts['warmup']} s warm-up (its own posts), `--timeout {opts['timeout']}s`, on "
@@ -799,9 +801,9 @@ included, so about twice the times above):
 # i.e. while this connection holds SQLite's one write lock (BEGIN IMMEDIATE ... COMMIT).
 IN_TRANSACTION = (
     "_get_or_create_thread",
-    "_reply_target",
+    "_check_still_open",
     "do_create_guest",
-    "Comment.save",
+    "insert (the comment)",
     "bump_thread",
     "commit",
 )
@@ -849,17 +851,19 @@ the time.
 application under Granian with the same options, two timers around Django's SQLite backend) \
 and loaded the same way accepted {lock["posts_per_sec"]:,.0f} posts/s; the write lock was held \
 at least {lock["held_share"]:.0%} of the load's time (from `BEGIN IMMEDIATE`'s return to the \
-call of `COMMIT`; {lock["held_upper_share"]:.0%} to its return, which overlaps the next \
-holder), {lock["held_ms"]:.2f} ms per accepted post ({lock["transactions"]:.1f} write \
-transactions per post, the comment's; the task it queues after its commit, a notification \
-fan-out or a moderator alert, is one more `INSERT` in autocommit mode, which takes the lock too \
-and is not timed here). Each post waited {lock["wait_ms"]:.1f} ms on average in `BEGIN \
-IMMEDIATE` for another connection to commit (p50 latency {lock["latency_p50_ms"]:.0f} ms); \
-{lock["slow_waits"]:.0%} of the waits took over 1 ms, the longest \
-{lock["longest_ms"]:,.0f} ms: SQLite's busy handler sleeps 1, 2, 5, 10 ... 100 ms between \
-tries, so a waiting writer often sleeps past the moment the lock is free.
-- Alone, the work done inside the write transaction (thread and parent lookups, the guest \
-commenter, the comment, `bump_thread` with its live event, the commit) takes {inside:,.0f} µs \
+call of `COMMIT`; {lock["held_upper_share"]:.0%} to its return, when the queue lets the \
+next writer in), {lock["held_ms"]:.2f} ms per accepted post ({lock["transactions"]:.1f} write \
+transactions per post, the comment's; a task is queued after the commit only for a held \
+comment, a moderator alert, or when the thread has confirmed subscribers, and that `INSERT` \
+queues for the lock too, untimed here). Each post waited {lock["wait_ms"]:.1f} ms on average \
+for its turn (Townhall's write queue, `townhall.core.sqlite`, then `BEGIN IMMEDIATE`; p50 \
+latency {lock["latency_p50_ms"]:.0f} ms); {lock["slow_waits"]:.0%} of the waits took over \
+1 ms, the longest {lock["longest_ms"]:,.0f} ms. Writers no longer sleep in SQLite's busy \
+handler: the next one is woken as the last commits, so the waits are the queue itself, one \
+writer after another.
+- Alone, the work done inside the write transaction (the thread and parent checked again in \
+one statement, the guest commenter, the comment, `bump_thread` with its live event, the \
+commit) takes {inside:,.0f} µs \
 per post, a ceiling of {ceiling:,.0f} posts/s for one writer at a time; under the load the lock \
 is held {lock["held_ms"] * 1000 / inside if inside else 0:.1f}{TIMES} as long, since the \
 thread holding it shares its process's GIL with the {threads - 1} other request threads \

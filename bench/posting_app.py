@@ -154,7 +154,6 @@ def timed_parts() -> list[Part]:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     from townhall.discussions import actions, api
-    from townhall.discussions.models import Comment
     from townhall.moderation import pipeline, toxicity
 
     wanted = [
@@ -164,10 +163,12 @@ def timed_parts() -> list[Part]:
         ("run_pipeline", 2, pipeline, "run_pipeline"),
         ("toxicity.score", 3, toxicity, "score"),
         ("_history (the same text again)", 3, pipeline, "_history"),
-        ("_get_or_create_thread", 2, actions, "_get_or_create_thread"),
+        ("_find_thread", 2, actions, "_find_thread"),
         ("_reply_target", 2, actions, "_reply_target"),
+        ("_get_or_create_thread", 2, actions, "_get_or_create_thread"),
+        ("_check_still_open", 2, actions, "_check_still_open"),
         ("do_create_guest", 2, actions, "do_create_guest"),
-        ("Comment.save", 2, Comment, "save"),
+        ("insert (the comment)", 2, actions, "insert"),
         ("bump_thread", 2, actions, "bump_thread"),
         ("shown_event (live)", 3, actions, "shown_event"),
         ("record_event (live)", 3, actions, "record_event"),

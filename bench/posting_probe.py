@@ -7,10 +7,10 @@ itself, with Granian's target replaced by this module's `application`:
 Townhall's ASGI application (`townhall.config.asgi:application`) with the
 same options, plus two timers around Django's SQLite backend in each worker:
 
-- waiting for the write lock: `BEGIN IMMEDIATE` (Django's
-  `_start_transaction_under_autocommit`), which returns once this
-  connection holds SQLite's write lock; SQLite's busy handler sleeps
-  (1, 2, 5, 10, ... ms) between its tries while another connection holds it;
+- waiting for the write lock: `BEGIN IMMEDIATE` (the backend's
+  `_start_transaction_under_autocommit`: Townhall's write queue,
+  townhall/core/sqlite/base.py, then SQLite's own lock), which returns once
+  this connection holds SQLite's write lock;
 - holding it: from that moment until the commit (or rollback) that releases it
   is called (a lower bound: the commit itself, and the wait of its thread
   for the GIL afterwards, are left out), and until that call returns (an
@@ -89,10 +89,13 @@ class WriteLockTimes:
 
 def instrument(times: WriteLockTimes) -> None:
     """Wrap the SQLite backend's BEGIN and the base backend's commit and rollback."""
+    from django.db import connections
     from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.db.backends.sqlite3.base import DatabaseWrapper
 
-    # Private methods of Django's backends (5.2): where the transaction starts and ends.
+    # The backend Townhall's settings chose (townhall.core.sqlite, Django's with writers queued):
+    # its BEGIN includes the wait in the queue. Private methods of Django's backends (5.2):
+    # where the transaction starts and ends.
+    DatabaseWrapper = type(connections["default"])
     begin = getattr(DatabaseWrapper, "_start_transaction_under_autocommit")  # noqa: B009
     commit = getattr(BaseDatabaseWrapper, "_commit")  # noqa: B009
     rollback = getattr(BaseDatabaseWrapper, "_rollback")  # noqa: B009

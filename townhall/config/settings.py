@@ -74,6 +74,9 @@ def _database(url: str) -> dict[str, Any]:
         dj_database_url.parse(url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 60))
     )
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Django's SQLite backend with writers queued, woken as the write lock frees rather than
+        # sleeping in SQLite's busy handler (townhall/core/sqlite/base.py).
+        config["ENGINE"] = "townhall.core.sqlite"
         # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock at the
         # start of a transaction so two writers queue instead of failing with "database is locked".
         config["OPTIONS"] = {

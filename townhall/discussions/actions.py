@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from townhall.core.db import insert, select_one
 from townhall.core.errors import BadRequest, Forbidden, NotFound
 from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
@@ -92,42 +92,49 @@ def do_post_comment(
         )
     )
     _refuse(verdict)
+    # Everything that only reads is done before the transaction: on SQLite it holds the one
+    # write lock of the database, which other posts wait for.
+    thread = _find_thread(site, article)
+    if thread is not None and not thread.is_open:
+        raise Forbidden("This discussion is closed.", code="thread_closed")
+    parent = _reply_target(thread, parent_id) if parent_id is not None else None
+    if passage is not None and parent is not None:
+        raise BadRequest(
+            "Only a top-level comment is about a passage; replies follow their thread.",
+            code="passage_on_reply",
+            field="passage",
+        )
+    status = _initial_status(site, commenter, verdict)
+    comment = Comment(
+        author_name=name,
+        body=text,
+        body_html=html,
+        status=status,
+        client_fingerprint=client_fingerprint,
+        passage=passage,
+        moderation=verdict.record(),
+        created=timezone.now(),
+    )
+    _place_in_tree(comment, parent, max_depth=site.max_depth)
     with transaction.atomic():
-        thread = _get_or_create_thread(site, article, title=title)
+        if thread is None:
+            thread = _get_or_create_thread(site, article, title=title)
+        else:
+            _check_still_open(thread, parent)
         thread.site = site
-        if not thread.is_open:
-            raise Forbidden("This discussion is closed.", code="thread_closed")
-        parent = _reply_target(thread, parent_id) if parent_id is not None else None
-        if passage is not None and parent is not None:
-            raise BadRequest(
-                "Only a top-level comment is about a passage; replies follow their thread.",
-                code="passage_on_reply",
-                field="passage",
-            )
         if commenter is None:
             commenter = do_create_guest(site, display_name=name, email=email)
         else:
             do_update_guest(commenter, display_name=name, email=email)
-        status = _initial_status(site, commenter, verdict)
-        comment = Comment(
-            thread=thread,
-            author=commenter,
-            author_name=name,
-            body=text,
-            body_html=html,
-            status=status,
-            client_fingerprint=client_fingerprint,
-            passage=passage,
-            moderation=verdict.record(),
-            created=timezone.now(),
-        )
-        _place_in_tree(comment, parent, max_depth=site.max_depth)
-        comment.save()
+        comment.thread, comment.author = thread, commenter
+        insert(comment)
         if status == CommentStatus.VISIBLE:
             bump_thread(thread, count_delta=1, event=shown_event(comment))
             published = comment.pk
             transaction.on_commit(
-                lambda: comment_published.send(sender=Comment, comment_id=published)
+                lambda: comment_published.send(
+                    sender=Comment, comment_id=published, thread_id=thread.pk
+                )
             )
         else:
             audit(
@@ -236,8 +243,12 @@ def set_comment_status(locked: Comment, status: str) -> str:
             event=shown_event(locked) if is_visible else removed_event(locked),
         )
     if is_visible:
-        published = locked.pk
-        transaction.on_commit(lambda: comment_published.send(sender=Comment, comment_id=published))
+        published, thread_id = locked.pk, locked.thread_id
+        transaction.on_commit(
+            lambda: comment_published.send(
+                sender=Comment, comment_id=published, thread_id=thread_id
+            )
+        )
     return before
 
 
@@ -351,6 +362,10 @@ def _clean_email(author_email: str | None, commenter: Commenter | None) -> str:
     return email
 
 
+def _find_thread(site: Site, article: Article) -> Thread | None:
+    return select_one(Thread, "site_id = %s AND url_key = %s", [site.pk, article.key])
+
+
 def _get_or_create_thread(site: Site, article: Article, *, title: str) -> Thread:
     title = " ".join(title.split())[:MAX_TITLE_CHARS]
     thread = Thread.objects.filter(site=site, url_key=article.key).first()
@@ -366,8 +381,16 @@ def _get_or_create_thread(site: Site, article: Article, *, title: str) -> Thread
         return Thread.objects.get(site=site, url_key=article.key)
 
 
-def _reply_target(thread: Thread, parent_id: int) -> Comment:
-    parent = Comment.objects.filter(pk=parent_id, thread=thread).first()
+# What a reply needs of the comment it answers (``_place_in_tree``).
+_PARENT_FIELDS = ("id", "thread_id", "status", "root_id", "nest_parent_id", "depth")
+
+
+def _reply_target(thread: Thread | None, parent_id: int) -> Comment:
+    parent = None
+    if thread is not None:
+        parent = select_one(
+            Comment, "id = %s AND thread_id = %s", [parent_id, thread.pk], fields=_PARENT_FIELDS
+        )
     if parent is None:
         raise BadRequest(
             "The comment replied to is not in this thread.",
@@ -375,10 +398,32 @@ def _reply_target(thread: Thread, parent_id: int) -> Comment:
             field="parent_id",
         )
     if parent.status != CommentStatus.VISIBLE:
-        raise BadRequest(
-            "The comment replied to is not visible.", code="invalid_parent", field="parent_id"
-        )
+        raise _parent_not_visible()
     return parent
+
+
+def _parent_not_visible() -> BadRequest:
+    return BadRequest(
+        "The comment replied to is not visible.", code="invalid_parent", field="parent_id"
+    )
+
+
+def _check_still_open(thread: Thread, parent: Comment | None) -> None:
+    """Inside the write transaction: the thread is still open and the parent still visible, as
+    they were when read before it (one statement, so the write lock is held briefly)."""
+    threads, comments = Thread._meta.db_table, Comment._meta.db_table
+    sql = (
+        f"SELECT is_open, (SELECT status FROM {comments} WHERE id = %s)"  # noqa: S608 (names)
+        f" FROM {threads} WHERE id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [parent.pk if parent else None, thread.pk])
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        # Closed (or deleted) since it was read.
+        raise Forbidden("This discussion is closed.", code="thread_closed")
+    if parent is not None and row[1] != CommentStatus.VISIBLE:
+        raise _parent_not_visible()
 
 
 def _place_in_tree(comment: Comment, parent: Comment | None, *, max_depth: int) -> None:
@@ -393,7 +438,7 @@ def _place_in_tree(comment: Comment, parent: Comment | None, *, max_depth: int) 
         comment.nest_parent_id, comment.depth = parent.nest_parent_id, parent.depth
 
 
-def _initial_status(site: Site, commenter: Commenter, verdict: pipeline.Verdict) -> str:
+def _initial_status(site: Site, commenter: Commenter | None, verdict: pipeline.Verdict) -> str:
     """The pipeline's verdict first, then the site's mode (recorded as a reason when it holds)."""
     if verdict.action == pipeline.SPAM:
         return CommentStatus.SPAM
@@ -403,9 +448,11 @@ def _initial_status(site: Site, commenter: Commenter, verdict: pipeline.Verdict)
         verdict.add("mode", pipeline.HOLD, "the site pre-moderates every comment")
         return CommentStatus.PENDING
     if site.moderation_mode == ModerationMode.PRE_FIRST:
-        approved_before = Comment.objects.filter(
-            author=commenter, status=CommentStatus.VISIBLE
-        ).exists()
+        # A reader without a token is a new guest, with no comment approved yet.
+        approved_before = (
+            commenter is not None
+            and Comment.objects.filter(author=commenter, status=CommentStatus.VISIBLE).exists()
+        )
         if not approved_before:
             verdict.add("mode", pipeline.HOLD, "a first comment waits for a moderator")
             return CommentStatus.PENDING
@@ -420,11 +467,18 @@ def bump_thread(thread: Thread, *, count_delta: int, event: tuple[str, dict] | N
     only grow, even across a thread deleted and created again under the same URL. The new
     version is published to every process once the transaction commits.
     """
-    Thread.objects.filter(pk=thread.pk).update(
-        version=Greatest(F("version") + 1, Value(time.time_ns() // 1000)),
-        comment_count=F("comment_count") + count_delta,
+    # One UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) rather than an update and a read: on
+    # SQLite this runs while the write lock is held.
+    sql = (
+        f"UPDATE {Thread._meta.db_table} SET"  # noqa: S608 (a table name; values are parameters)
+        " version = CASE WHEN version + 1 > %s THEN version + 1 ELSE %s END,"
+        " comment_count = comment_count + %s"
+        " WHERE id = %s RETURNING version, comment_count"
     )
-    version, count = Thread.objects.values_list("version", "comment_count").get(pk=thread.pk)
+    now_us = time.time_ns() // 1000
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now_us, now_us, count_delta, thread.pk])
+        version, count = cursor.fetchone()
     key = versions.version_key(thread.site.slug, thread.url_key)
     transaction.on_commit(lambda: versions.store().publish(key, version))
     if event is not None:

@@ -3,7 +3,7 @@
 from django.dispatch import Signal
 
 # A comment became visible to readers: posted visible, or approved by a moderator.
-# Arguments: comment_id.
+# Arguments: comment_id, thread_id.
 comment_published = Signal()
 
 # A new comment waits for a moderator. Arguments: comment_id.

@@ -31,10 +31,11 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db import connections, router
+from django.db.models import Q
 from django.utils import timezone
 
-from townhall.discussions.models import Comment
+from townhall.discussions.models import Comment, Thread
 from townhall.identity.models import Commenter
 from townhall.moderation import akismet, toxicity
 from townhall.moderation.models import Ban, BanKind
@@ -198,6 +199,8 @@ site_bans = SiteBans()
 
 def fold(text: str) -> str:
     """Lower case without accents, so that "Idiot", "idiot" and "ídiot" are one word."""
+    if text.isascii():  # no accents to take off: most comments, at a tenth of the cost
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -219,28 +222,43 @@ def _first_match(words: tuple[str, ...], folded: str) -> str | None:
 
 def _history(submission: Submission) -> tuple[bool, str | None]:
     """The "same text again" and "new commenter posting fast" checks, from one query over this
-    reader's comments of the last day (by client hash or identity)."""
+    reader's comments of the last day (by client hash or identity).
+
+    In SQL rather than through the ORM: it runs on every post, and Django took five times
+    SQLite's time to build it.
+    """
     commenter, site = submission.commenter, submission.site
     known = commenter is not None and commenter.pk is not None
-    who = Q(author_id=commenter.pk) if known else Q()  # type: ignore[union-attr]
+    who, who_params = [], []
+    if known:
+        who.append("c.author_id = %s")
+        who_params.append(commenter.pk)  # type: ignore[union-attr]
     if submission.client_fingerprint:
-        who |= Q(client_fingerprint=submission.client_fingerprint)
+        who.append("c.client_fingerprint = %s")
+        who_params.append(submission.client_fingerprint)
     if not who:
         return False, None
     now = timezone.now()
     burst = site.new_commenter_burst if settings.RATELIMIT_ENABLE else 0
     new = not known or commenter.created >= now - NEW_COMMENTER_AGE  # type: ignore[union-attr]
     fast = bool(burst) and new and submission.editing is None
-    earlier = Comment.objects.filter(who, thread__site_id=site.pk, created__gte=now - REPEAT_WINDOW)
+    connection = connections[router.db_for_read(Comment)]
+    moment = connection.ops.adapt_datetimefield_value
+    sql = (
+        "SELECT COUNT(CASE WHEN c.body = %s THEN 1 END),"  # noqa: S608 (names; values are %s)
+        " COUNT(CASE WHEN c.created >= %s THEN 1 END)"
+        f" FROM {Comment._meta.db_table} c JOIN {Thread._meta.db_table} t ON t.id = c.thread_id"
+        f" WHERE ({' OR '.join(who)}) AND t.site_id = %s AND c.created >= %s"
+    )
+    params = [submission.text, moment(now - FAST_WINDOW), *who_params, site.pk]
+    params.append(moment(now - REPEAT_WINDOW))
     if submission.editing is not None:
-        earlier = earlier.exclude(pk=submission.editing.pk)
-    wanted = {"repeats": Count("pk", filter=Q(body=submission.text))}
-    if fast:
-        wanted["recent"] = Count("pk", filter=Q(created__gte=now - FAST_WINDOW))
-    counts = earlier.aggregate(**wanted)
-    if not fast or counts["recent"] < burst:
-        return counts["repeats"] > 0, None
+        sql += " AND c.id <> %s"
+        params.append(submission.editing.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        repeats, recent = cursor.fetchone()
+    if not fast or recent < burst:
+        return repeats > 0, None
     minutes = int(FAST_WINDOW.total_seconds() // 60)
-    return counts[
-        "repeats"
-    ] > 0, f"{counts['recent'] + 1} comments in {minutes} minutes from a new commenter"
+    return repeats > 0, f"{recent + 1} comments in {minutes} minutes from a new commenter"

@@ -4,6 +4,7 @@ import time
 
 from django.core.cache import cache
 
+from townhall.core.db import select_one
 from townhall.core.errors import NotFound
 from townhall.sites.models import Site
 
@@ -13,11 +14,15 @@ _local_origins: list = [0.0, None]
 
 
 def access_site(slug: str) -> Site:
-    """The site with this slug, or NotFound (the API's 404 ``unknown_site``)."""
-    try:
-        return Site.objects.get(slug=slug)
-    except Site.DoesNotExist:
-        raise NotFound(f"There is no site {slug!r}.", code="unknown_site", field="site") from None
+    """The site with this slug, or NotFound (the API's 404 ``unknown_site``).
+
+    Read on every API request, always from the database (no copy can go stale), by a lean read
+    (``core.db``): the ORM spent six times SQLite's time building this query.
+    """
+    site = select_one(Site, "slug = %s", [slug])
+    if site is None:
+        raise NotFound(f"There is no site {slug!r}.", code="unknown_site", field="site")
+    return site
 
 
 def all_allowed_origins() -> frozenset[str]:
