@@ -251,14 +251,41 @@ def _file_row(name: str, url: str, headers: dict[str, str], body: bytes) -> dict
     }
 
 
+# The files the widget loads on some pages only (the benchmark page has none of them): the path,
+# names the file must define, what it is, which pages load it and when.
+LAZY_FILES = (
+    (
+        "/embed-anchoring.js",
+        (b"TownhallInline", b"TownhallAnchoring"),
+        "the Inline Feedbacks module",
+        "pages with an article only",
+        "after the thread",
+    ),
+    (
+        "/embed-support.js",
+        (b"TownhallSupport",),
+        "the reader-support goal bar",
+        "pages with a campaign only",
+        "beside the thread",
+    ),
+)
+
+
 def townhall_lazy_size(peer: RunningPeer) -> list[dict[str, Any]]:
-    """The Inline Feedbacks module (re-anchoring and its UI), which the widget loads after the
-    thread on pages with an article element only; the benchmark page has none."""
-    url = f"{peer.base_url}/embed-anchoring.js"
-    headers, body = http_get(url, "identity")
-    if b"TownhallInline" not in body or b"TownhallAnchoring" not in body:
-        raise BenchError(f"{url} is not the Inline Feedbacks module")
-    return [_file_row("/embed-anchoring.js", url, headers, body)]
+    """The modules the widget loads on some pages only: Inline Feedbacks (re-anchoring and its
+    UI) after the thread on pages with an article element, the reader-support goal bar and
+    Support button on pages with a campaign element (and after a post, for the "Support"
+    prompt)."""
+    rows = []
+    for path, names, what, pages, when in LAZY_FILES:
+        url = f"{peer.base_url}{path}"
+        headers, body = http_get(url, "identity")
+        if not all(name in body for name in names):
+            raise BenchError(f"{url} is not {what}")
+        rows.append(
+            {**_file_row(path, url, headers, body), "what": what, "pages": pages, "when": when}
+        )
+    return rows
 
 
 def isso_package_dir() -> Path:
@@ -594,8 +621,8 @@ def size_rows(results: list[dict[str, Any]]) -> list[list[str]]:
             sent = f"{f['served_bytes']:,} ({f['served_encoding']})"
             rows.append(
                 [
-                    f"{r['name']} {r['version']}, pages with an article only",
-                    f"`{f['file']}` (after the thread)",
+                    f"{r['name']} {r['version']}, {f.get('pages', 'pages with an article only')}",
+                    f"`{f['file']}` ({f.get('when', 'after the thread')})",
                     f"{f['bytes']:,}",
                     f"{f['gzip9_bytes']:,}",
                     sent,
@@ -654,13 +681,18 @@ def size_verdict(measured: dict[str, Any], markdown: bool = True) -> str:
     size = total(townhall(measured), "gzip9_bytes")
     met = "met" if size <= SIZE_TARGET_BYTES else "not met"
     bold = "**" if markdown else ""
-    lazy = sum(int(f["gzip9_bytes"]) for f in townhall(measured).get("lazy_files", []))
-    later = (
-        f"; pages with an article also load the Inline Feedbacks module after the thread, "
-        f"{lazy:,} bytes = {kb(lazy)} kB more ({kb(size + lazy)} kB in all)"
-        if lazy
-        else ""
+    lazy = townhall(measured).get("lazy_files", [])
+    later = "".join(
+        f"; {f.get('pages', 'pages with an article only').removesuffix(' only')} also load "
+        f"{f.get('what', 'the Inline Feedbacks module')} {f.get('when', 'after the thread')}, "
+        f"{int(f['gzip9_bytes']):,} bytes = {kb(int(f['gzip9_bytes']))} kB more"
+        for f in lazy
     )
+    if len(lazy) > 1:
+        every = size + sum(int(f["gzip9_bytes"]) for f in lazy)
+        later += f" ({every:,} bytes = {kb(every)} kB with all of them)"
+    elif lazy:
+        later += f" ({kb(size + int(lazy[0]['gzip9_bytes']))} kB in all)"
     return (
         f"Townhall's widget at most {SIZE_TARGET_BYTES / KB:.0f} kB gzip -9, all files a page "
         f"needs to show the discussion: {bold}{met}{bold} ({size:,} bytes = {kb(size)} kB){later}"
@@ -723,8 +755,10 @@ def size_method(measured: dict[str, Any]) -> str:
         "(`townhall/widget/assets.py`); measured from the HTTP response of the running `townhall "
         "serve`, asked with `Accept-Encoding: identity`. On pages with an `<article>` element "
         "(not this benchmark's), the widget also loads `/embed-anchoring.js`, the Inline "
-        "Feedbacks module (re-anchoring and its UI), after the thread is shown; Isso has no "
-        "such feature, so it is listed apart and not in the comparison.",
+        "Feedbacks module (re-anchoring and its UI), after the thread is shown; on pages with "
+        "a reader-support campaign element (`data-townhall-campaign`), `/embed-support.js`, the "
+        'goal bar and Support button (also after a reader\'s post, for the "Support" prompt). '
+        "Isso has no such features, so they are listed apart and not in the comparison.",
     ]
     for r in measured["results"]:
         if r["name"] == "Isso":

@@ -16,6 +16,7 @@ from townhall.discussions.api import router as discussions_router
 from townhall.live.api import router as live_router
 from townhall.moderation.api import router as moderation_router
 from townhall.notifications.api import router as notifications_router
+from townhall.support.api import router as support_router
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ api.add_router("/v1", discussions_router)
 api.add_router("/v1", notifications_router)
 api.add_router("/v1", moderation_router)
 api.add_router("/v1", live_router)
+api.add_router("/v1", support_router)
 
 
 def _error_response(request: HttpRequest, error: TownhallError) -> HttpResponse:

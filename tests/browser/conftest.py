@@ -184,6 +184,8 @@ def server(template_db: Template, tmp_path: Path, request) -> Iterator[Server]:
         # Something else took the template's port since: another one, with the demo site for it.
         port = _free_port()
         _run(["demo", "--port", str(port)], env)
+    # Links the server makes to itself (the test checkout, the support page) use its address.
+    env["TOWNHALL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     server = Server(port=port, var_dir=var_dir, log_path=var_dir / "server.log")
     process = _serve(server, env)
     try:

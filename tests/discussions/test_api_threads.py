@@ -233,3 +233,17 @@ def test_html_is_rendered_once_at_write_time(api, site):
     stored = Comment.objects.get(pk=comment["id"])
     assert stored.body_html == comment["html"]
     assert "<em>emphasis</em>" in stored.body_html and "<script" not in stored.body_html
+
+
+def test_a_supporters_comments_carry_the_badge_and_nothing_else_does(api, site):
+    from tests.conftest import _forget_everything_cached
+
+    root = api.comment(site, "By a supporter").json()["comment"]
+    reply = api.comment(site, "Not by one", parent_id=root["id"]).json()["comment"]
+    assert "supporter" not in api.thread(site).json()["comments"][0]
+    # What townhall.support does for a reader who asked for the badge (with a version bump).
+    Comment.objects.filter(pk=root["id"]).update(supporter=True)
+    _forget_everything_cached()
+    [shown] = api.thread(site).json()["comments"]
+    assert shown["supporter"] is True
+    assert shown["replies"][0]["id"] == reply["id"] and "supporter" not in shown["replies"][0]

@@ -7,11 +7,14 @@ import pytest
 
 from townhall.widget.assets import (
     LOCALES,
+    SUPPORT_STRINGS,
     anchoring_script,
     anchoring_script_url,
     embed_script,
     embed_script_url,
     minify,
+    support_script,
+    support_script_url,
 )
 
 
@@ -31,7 +34,9 @@ def test_embed_js_is_javascript_with_locales_and_styles_inlined(client):
 def test_every_locale_has_every_english_key():
     english = json.loads((LOCALES / "en.json").read_text())
     for path in LOCALES.glob("*.json"):
-        assert set(json.loads(path.read_text())) == set(english), path.name
+        strings = json.loads(path.read_text())
+        assert set(strings) == set(english), path.name
+        assert set(strings[SUPPORT_STRINGS]) == set(english[SUPPORT_STRINGS]), path.name
 
 
 def test_hashed_url_is_cached_for_a_year(client):
@@ -140,3 +145,38 @@ def test_anchoring_js_is_served_apart_and_its_url_is_in_the_widget(client):
         client.get("/embed-anchoring.js", headers={"If-None-Match": plain["ETag"]}).status_code
         == 304
     )
+
+
+def test_support_js_is_served_apart_and_its_url_is_in_the_widget(client):
+    url = support_script_url()
+    assert url == f"/embed-support.{support_script().digest}.js"
+    widget = embed_script().body.decode()
+    assert f'"{url}"' in widget and "/*@SUPPORT@*/" not in widget
+    response = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response["Content-Encoding"] == "gzip"
+    assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert gzip.decompress(response.content) == support_script().body
+    plain = client.get("/embed-support.js")
+    assert "max-age=300" in plain["Cache-Control"]
+    assert plain.content == support_script().body
+    assert (
+        client.get("/embed-support.js", headers={"If-None-Match": plain["ETag"]}).status_code == 304
+    )
+    assert client.get("/embed-support.0123456789abcdef.js").status_code == 200
+    assert client.post("/embed-support.js").status_code == 405
+
+
+def test_support_strings_and_styles_go_into_support_js_only():
+    support = support_script().body.decode()
+    widget = embed_script().body.decode()
+    assert "/*@LOCALES@*/" not in support and "/*@CSS@*/" not in support
+    assert "TownhallSupport" in support
+    # Its strings in every language, and its stylesheet, minified.
+    assert "Show a supporter badge on my comments" in support and "Nein, danke" in support
+    assert ":host([data-townhall-campaign])" in support and "/* The goal bar" not in support
+    assert "Show a supporter badge" not in widget and "Nein, danke" not in widget
+    # The comment badge is the widget's own.
+    assert '"supporter":"Supporter"' in widget and '"supporter":"Unterstützer"' in widget

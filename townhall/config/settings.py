@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "townhall.notifications",
     "townhall.moderation",
     "townhall.live",
+    "townhall.support",
     "townhall.widget",
     "townhall.demo",
 ]

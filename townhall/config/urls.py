@@ -11,6 +11,8 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
     path("notifications/", include("townhall.notifications.urls")),
+    # Before moderation's: reader support adds /support/… and a section under /moderate/<site>/.
+    path("", include("townhall.support.urls")),
     path("moderate/", include("townhall.moderation.urls")),
     path("", include("townhall.widget.urls")),
     path("t/<slug:slug>/", views.thread_page, name="thread-page"),

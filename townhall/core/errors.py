@@ -62,3 +62,10 @@ class RateLimited(TownhallError):
     def __init__(self, message: str, *, retry_after: int = 60):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BadGateway(TownhallError):
+    """A service Townhall depends on (a payment provider) failed or refused."""
+
+    status = 502
+    code = "bad_gateway"

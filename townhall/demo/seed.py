@@ -1,4 +1,5 @@
-"""The demo site: the seed article (shared/seed-page.txt) and its three comments."""
+"""The demo site: the seed article (shared/seed-page.txt), its three comments and its reader
+support campaign."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ from townhall.discussions.pages import resolve_article
 from townhall.moderation.actions import do_add_moderator
 from townhall.sites.actions import do_create_site, do_set_site_origins
 from townhall.sites.models import Site
+from townhall.support.actions import do_create_campaign, do_record_contribution
+from townhall.support.models import Campaign, Checkout, ContributionSource
 
 DEMO_SLUG = "demo"
 DEMO_MODERATOR = "moderator"
 MODERATOR_PASSWORD_FILE = "demo-moderator-password"  # noqa: S105 (a file name)
 ARTICLE_PATH = "/2016/07/ankara-could-let-russia-use-turkeys-incirlik-airbase-to-fight-isis/"
+CAMPAIGN_SLUG = "southfront"
+# The seed page's goal bar: 3,048 $ raised of 5,000 $ (minor units: cents).
+CAMPAIGN_GOAL = 500_000
+SEED_CONTRIBUTIONS = (100_000, 75_000, 50_000, 40_000, 25_000, 10_000, 4_800)
 
 
 @cache
@@ -55,6 +62,7 @@ def load_demo(port: int) -> tuple[Site, bool]:
         else:
             wanted = sorted(set(site.allowed_origins) | set(demo_origins(port)))
             site = do_set_site_origins(site, wanted)
+        load_demo_campaign(site)
         url = article_url(port)
         if Thread.objects.filter(site=site, url_key=resolve_article(url).key).exists():
             return site, False
@@ -70,6 +78,34 @@ def load_demo(port: int) -> tuple[Site, bool]:
             )
             posted[item["key"]] = result.comment.pk
     return site, True
+
+
+def load_demo_campaign(site: Site) -> Campaign:
+    """The demo's campaign, "Support SouthFront", with test checkout (no Stripe account) and
+    the seed page's figures: settled contributions of 3,048 $ toward 5,000 $. Each seed
+    contribution has an external id, so running it again adds nothing."""
+    campaign = Campaign.objects.filter(site=site, slug=CAMPAIGN_SLUG).first()
+    if campaign is None:
+        campaign = do_create_campaign(
+            site,
+            slug=CAMPAIGN_SLUG,
+            title="Support SouthFront",
+            currency="USD",
+            goal=CAMPAIGN_GOAL,
+            checkout=Checkout.TEST,
+            support_prompt=True,
+        )
+    for number, amount in enumerate(SEED_CONTRIBUTIONS, start=1):
+        do_record_contribution(
+            campaign,
+            amount=amount,
+            currency="USD",
+            source=ContributionSource.MANUAL,
+            external_id=f"{campaign.pk}:demo-seed-{number}",
+            note="Seed contribution (demo)",
+        )
+    campaign.refresh_from_db()
+    return campaign
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ def do_post_comment(
         passage=passage,
         moderation=verdict.record(),
         created=timezone.now(),
+        supporter=commenter is not None and commenter.supporter,
     )
     _place_in_tree(comment, parent, max_depth=site.max_depth)
     with transaction.atomic():

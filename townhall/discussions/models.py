@@ -83,6 +83,8 @@ class Comment(models.Model):
     # "toxicity": 0.0 to 1.0}. Shown to moderators only.
     moderation = models.JSONField(default=dict, blank=True)
     featured = models.BooleanField(default=False)  # an editor's pick
+    # The author's supporter badge (townhall.support), copied here so pages read no other table.
+    supporter = models.BooleanField(default=False)
     open_flags = models.PositiveIntegerField(default=0)  # reader reports not yet decided on
     created = models.DateTimeField(db_index=True)
     edited = models.DateTimeField(null=True, blank=True)

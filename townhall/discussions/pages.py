@@ -78,6 +78,7 @@ _PAGE_FIELDS = (
     "created",
     "edited",
     "featured",
+    "supporter",
 )
 
 
@@ -522,9 +523,10 @@ def _present_values(values: Sequence) -> dict:
         created,
         edited,
         featured,
+        supporter,
     ) = values[: len(_PAGE_FIELDS)]
     visible = status == CommentStatus.VISIBLE
-    return {
+    shown = {
         "id": pk,
         "parent_id": parent_id,
         "depth": depth,
@@ -542,6 +544,9 @@ def _present_values(values: Sequence) -> dict:
         "passage": orjson.Fragment(passage) if isinstance(passage, str) else passage,
         "replies": [],
     }
+    if supporter and visible:  # the author's opt-in badge (townhall.support); rare, so only then
+        shown["supporter"] = True
+    return shown
 
 
 def _present(row: dict) -> dict:

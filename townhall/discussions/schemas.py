@@ -149,6 +149,13 @@ class CommentOut(Schema):
     downvotes: int
     score: int
     featured: bool = Field(False, description="An editor's pick.")
+    supporter: bool = Field(
+        False,
+        description=(
+            "The author gave to one of the site's campaigns and asked for the supporter badge "
+            "(on thread pages, present only when true)."
+        ),
+    )
     passage: Passage | None = None
     replies: list[CommentOut] = Field(
         default_factory=list,

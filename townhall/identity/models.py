@@ -28,6 +28,8 @@ class Commenter(models.Model):
     display_name = models.CharField(max_length=80)
     email = models.EmailField(blank=True, default="")
     token_nonce = models.CharField(max_length=32, default=_new_token_nonce)
+    # Gave to a campaign of the site and asked for the supporter badge (townhall.support).
+    supporter = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -136,3 +136,23 @@ def do_set_site_origins(site: Site, origins: list[str]) -> Site:
         transaction.on_commit(forget_allowed_origins)
     site.allowed_origins = normalized
     return site
+
+
+def do_set_stripe_keys(site: Site, *, secret_key: str, webhook_secret: str) -> Site:
+    """Sets the site's Stripe secret key (``sk_…`` or a restricted ``rk_…``) and webhook signing
+    secret (``whsec_…``); empty strings remove them. The values are never logged or returned."""
+    secret_key, webhook_secret = secret_key.strip(), webhook_secret.strip()
+    if secret_key and not secret_key.startswith(("sk_", "rk_")):
+        raise BadRequest("A Stripe secret key starts with sk_ or rk_.", field="stripe_secret_key")
+    if webhook_secret and not webhook_secret.startswith("whsec_"):
+        raise BadRequest(
+            "A webhook signing secret starts with whsec_.", field="stripe_webhook_secret"
+        )
+    if len(secret_key) > 255 or len(webhook_secret) > 255:
+        raise BadRequest("That is not a Stripe key.")
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(
+            stripe_secret_key=secret_key, stripe_webhook_secret=webhook_secret
+        )
+    site.stripe_secret_key, site.stripe_webhook_secret = secret_key, webhook_secret
+    return site

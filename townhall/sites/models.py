@@ -42,6 +42,10 @@ class Site(models.Model):
     flag_threshold = models.PositiveSmallIntegerField(default=3)
     # Akismet is asked only when the site sets its own key.
     akismet_key = models.CharField(max_length=64, blank=True, default="")
+    # Reader support (townhall.support) through the site's own Stripe account. Secrets: never
+    # logged, never returned by any API (``townhall stripekeys`` sets them).
+    stripe_secret_key = models.CharField(max_length=255, blank=True, default="")
+    stripe_webhook_secret = models.CharField(max_length=255, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -6,7 +6,10 @@ files inlined as one object, and addressed by a hash of the result so it can be 
 year. ``anchoring.js`` (the re-anchoring of passage comments) and ``inline.js`` (the Inline
 Feedbacks part of the widget, which uses it) are served the same way, as one file,
 ``embed-anchoring.js``; the widget loads it only on pages with an article element, from the
-hashed URL written into ``embed.js``.
+hashed URL written into ``embed.js``. ``support.js`` (the reader-support goal bar and Support
+button, with its stylesheet ``support.css`` and the ``"support"`` strings of each locale file)
+is served alike as ``embed-support.js``, loaded only on pages with a campaign element or when
+the widget offers the "Support" prompt after a post.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ SOURCE = HERE / "static_src" / "embed.js"
 ANCHORING = HERE / "static_src" / "anchoring.js"
 INLINE = HERE / "static_src" / "inline.js"
 STYLES = HERE / "static_src" / "embed.css"
+SUPPORT = HERE / "static_src" / "support.js"
+SUPPORT_STYLES = HERE / "static_src" / "support.css"
 LOCALES = HERE / "locales"
+# The key, in each locale file, of the strings that go into support.js instead of embed.js.
+SUPPORT_STRINGS = "support"
 # A template literal inside another one's `${…}`: rjsmin minifies unnested ones only.
 NESTED_TEMPLATE = re.compile(r"\$\{[^}`]*`")
 
@@ -66,20 +73,48 @@ def anchoring_script_url() -> str:
 
 
 @cache
-def embed_script() -> Script:
-    locales = {
+def locales() -> dict[str, dict]:
+    """Each locale file's strings, by language tag."""
+    return {
         path.stem: json.loads(path.read_text("utf-8")) for path in sorted(LOCALES.glob("*.json"))
     }
-    locales_js = json.dumps(locales, ensure_ascii=False, separators=(",", ":"))
-    css_js = json.dumps(rcssmin.cssmin(STYLES.read_text("utf-8")))
-    source = minify(SOURCE.read_text("utf-8"))
-    body = (
-        source.replace('"/*@LOCALES@*/"', locales_js)
-        .replace('"/*@CSS@*/"', css_js)
-        .replace('"/*@ANCHORING@*/"', json.dumps(anchoring_script_url()))
-        .encode("utf-8")
+
+
+def _assemble(path: Path, **markers: object) -> Script:
+    """The minified script at ``path`` with each ``"/*@NAME@*/"`` replaced by its value as JSON."""
+    source = minify(path.read_text("utf-8"))
+    for name, value in markers.items():
+        source = source.replace(
+            f'"/*@{name}@*/"', json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        )
+    return _script(source.encode("utf-8"))
+
+
+@cache
+def support_script() -> Script:
+    return _assemble(
+        SUPPORT,
+        LOCALES={tag: strings[SUPPORT_STRINGS] for tag, strings in locales().items()},
+        CSS=rcssmin.cssmin(SUPPORT_STYLES.read_text("utf-8")),
     )
-    return _script(body)
+
+
+def support_script_url() -> str:
+    return f"/embed-support.{support_script().digest}.js"
+
+
+@cache
+def embed_script() -> Script:
+    return _assemble(
+        SOURCE,
+        LOCALES={
+            tag: {key: text for key, text in strings.items() if key != SUPPORT_STRINGS}
+            for tag, strings in locales().items()
+        },
+        CSS=rcssmin.cssmin(STYLES.read_text("utf-8")),
+        ANCHORING=anchoring_script_url(),
+        SUPPORT=support_script_url(),
+    )
 
 
 def embed_script_url() -> str:

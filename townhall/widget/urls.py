@@ -11,4 +11,10 @@ urlpatterns = [
         views.anchoring,
         name="embed-anchoring-hashed",
     ),
+    path("embed-support.js", views.support, name="embed-support"),
+    re_path(
+        r"^embed-support\.(?P<digest>[0-9a-f]{16})\.js$",
+        views.support,
+        name="embed-support-hashed",
+    ),
 ]

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 
-from townhall.widget.assets import Script, anchoring_script, embed_script
+from townhall.widget.assets import Script, anchoring_script, embed_script, support_script
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The unhashed URL is what publishers paste; a new release reaches their pages within minutes.
@@ -25,6 +25,12 @@ def embed(request: HttpRequest, digest: str | None = None) -> HttpResponse:
 def anchoring(request: HttpRequest, digest: str | None = None) -> HttpResponse:
     """The re-anchoring code, loaded by the widget only on pages with passages; cached alike."""
     return _serve(request, anchoring_script(), digest)
+
+
+@require_safe
+def support(request: HttpRequest, digest: str | None = None) -> HttpResponse:
+    """The goal bar and Support button, loaded only on pages with a campaign; cached alike."""
+    return _serve(request, support_script(), digest)
 
 
 def _serve(request: HttpRequest, script: Script, digest: str | None) -> HttpResponse:

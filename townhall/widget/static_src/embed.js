@@ -19,6 +19,12 @@
  * (inline.js, after the re-anchoring code of anchoring.js) is loaded on pages with an article,
  * beside the first page of comments.
  *
+ * Reader support: elements <div data-townhall-campaign="SLUG"></div> on the page get the
+ * campaign's goal bar and Support button, from support.js (embed-support.js), loaded only on such
+ * pages. Comments of readers who contributed and asked for it carry a "Supporter" badge. After a
+ * reader's first post on a page view, a campaign of the site that asks for it (GET
+ * /api/v1/campaigns?prompt=true) is offered under the form, by support.js too.
+ *
  * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
  * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
  * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted", and "live" with
@@ -41,6 +47,7 @@
   const LOCALES = "/*@LOCALES@*/";
   const CSS = "/*@CSS@*/";
   const INLINE = "/*@ANCHORING@*/";
+  const SUPPORT = "/*@SUPPORT@*/";
   const STARTED = performance.now();
   const script = document.currentScript;
   const SERVER = new URL(script ? script.src : location.href).origin;
@@ -174,10 +181,13 @@
     return data;
   }
 
-  let inline;
-  const loadInline = () => inline ||= new Promise((resolve, reject) => {
-    document.head.append(h("script", { src: SERVER + INLINE, onload: () => resolve(window.TownhallInline), onerror: reject }));
+  const loaded = {};
+  const load = (src, name) => loaded[src] ||= new Promise((resolve, reject) => {
+    document.head.append(h("script", { src: SERVER + src, onload: () => resolve(window[name]), onerror: reject }));
   });
+  let support;
+  const loadSupport = () => support ||= load(SUPPORT, "TownhallSupport")
+    .then((make) => make({ h, api, store, pickLocale, isDark, dataset: script ? script.dataset : {} }));
 
   // ---- the widget ----------------------------------------------------------------------------
 
@@ -216,7 +226,7 @@
       this.build();
       addEventListener("hashchange", () => this.reveal());
       if (this.article) {
-        loadInline().then((install) => { this.inline = install(this, { h, api, safeFragment, CSS }); })
+        load(INLINE, "TownhallInline").then((install) => { this.inline = install(this, { h, api, safeFragment, CSS }); })
           .catch((error) => console.error("Townhall: inline feedbacks could not load", error));
       }
     }
@@ -586,6 +596,7 @@
         article.append(
           h("header", { class: "meta" },
             h("span", { class: "author", text: comment.author_name }),
+            comment.supporter ? h("span", { class: "badge supporter", text: this.t("supporter") }) : null,
             h("time", { datetime: comment.created, title: new Date(comment.created).toLocaleString(this.locale),
               text: this.when(comment.created) }),
             comment.edited ? h("span", { class: "muted", text: this.t("edited") }) : null,
@@ -984,7 +995,13 @@
   Townhall.extend = (fn) => { extensions.push(fn); for (const widget of widgets) fn(widget); };
   window.Townhall = Townhall;
 
+  let prompted;
   function start() {
+    const campaigns = document.querySelectorAll("[data-townhall-campaign]");
+    if (campaigns.length) {
+      loadSupport().then((support) => support.mount(campaigns))
+        .catch((error) => console.error("Townhall: the goal bar could not load", error));
+    }
     const hosts = document.querySelectorAll("#townhall, [data-townhall]");
     for (const host of hosts) {
       if (host.shadowRoot && widgets.some((w) => w.host === host)) continue;
@@ -993,6 +1010,13 @@
       const widget = new Widget(host, options);
       widgets.push(widget);
       for (const fn of extensions) fn(widget);
+      widget.on("posted", () => {
+        if (prompted) return;
+        prompted = true;
+        api("/api/v1/campaigns?" + new URLSearchParams({ site: widget.site, prompt: true }))
+          .then(({ campaigns: [first] }) => first && loadSupport().then((support) => support.prompt(widget, first)))
+          .catch(() => { /* no prompt, then */ });
+      });
       widget.load(true).then(() => { widget.reveal(); widget.bubble(); });
     }
   }

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from townhall.demo.seed import article_url, load_demo, load_demo_moderator
+from townhall.demo.seed import CAMPAIGN_SLUG, article_url, load_demo, load_demo_moderator
+from townhall.support.models import Campaign
+from townhall.support.money import format_money, locale_for
 
 
 class Command(BaseCommand):
@@ -20,6 +22,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo site {site.slug!r} allows {', '.join(site.allowed_origins)}; {what}.\n"
             f"Article: {article_url(port)}"
+        )
+        campaign = Campaign.objects.get(site=site, slug=CAMPAIGN_SLUG)
+
+        def money(amount: int) -> str:
+            return format_money(amount, campaign.currency, locale_for("en"))
+
+        self.stdout.write(
+            f"Campaign {site.slug}/{campaign.slug}: {money(campaign.settled_total)} raised of "
+            f"{money(campaign.goal)}; its checkout is a test (no money moves)."
         )
         moderate = f"http://127.0.0.1:{port}/moderate/"
         if moderator.new_password:
