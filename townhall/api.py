@@ -13,6 +13,7 @@ from ninja.renderers import BaseRenderer
 
 from townhall.core.errors import PayloadTooLarge, RateLimited, TownhallError
 from townhall.discussions.api import router as discussions_router
+from townhall.identity.api import router as identity_router
 from townhall.live.api import router as live_router
 from townhall.moderation.api import router as moderation_router
 from townhall.notifications.api import router as notifications_router
@@ -45,6 +46,7 @@ api.add_router("/v1", notifications_router)
 api.add_router("/v1", moderation_router)
 api.add_router("/v1", live_router)
 api.add_router("/v1", support_router)
+api.add_router("/v1", identity_router)
 
 
 def _error_response(request: HttpRequest, error: TownhallError) -> HttpResponse:

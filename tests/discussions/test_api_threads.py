@@ -4,6 +4,7 @@ import pytest
 
 from tests.conftest import ARTICLE, ORIGIN
 from townhall.discussions.models import Comment
+from townhall.sites.models import Site
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,13 @@ def test_article_without_comments_has_an_empty_page(api, site):
         "comment_count": 0,
         "is_open": True,
         "live_event_id": 0,
+        "signin": {
+            "guest": True,
+            "email": False,
+            "sso": False,
+            "guest_requires": [],
+            "deletion": "placeholder",
+        },
     }
     assert body["comments"] == [] and body["next_cursor"] is None
 
@@ -247,3 +255,18 @@ def test_a_supporters_comments_carry_the_badge_and_nothing_else_does(api, site):
     [shown] = api.thread(site).json()["comments"]
     assert shown["supporter"] is True
     assert shown["replies"][0]["id"] == reply["id"] and "supporter" not in shown["replies"][0]
+
+
+def test_the_page_says_how_readers_may_comment(api, site):
+    Site.objects.filter(pk=site.pk).update(
+        signin_email=True, signin_sso=True, guest_requires_email=True, deletion_policy="anonymize"
+    )
+    site.refresh_from_db()
+    api.comment(site, "Hello", author_email="reader@example.test")
+    assert api.thread(site).json()["thread"]["signin"] == {
+        "guest": True,
+        "email": True,
+        "sso": True,
+        "guest_requires": ["email"],
+        "deletion": "anonymize",
+    }

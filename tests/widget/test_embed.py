@@ -8,6 +8,8 @@ import pytest
 from townhall.widget.assets import (
     LOCALES,
     SUPPORT_STRINGS,
+    account_script,
+    account_script_url,
     anchoring_script,
     anchoring_script_url,
     embed_script,
@@ -180,3 +182,41 @@ def test_support_strings_and_styles_go_into_support_js_only():
     assert "Show a supporter badge" not in widget and "Nein, danke" not in widget
     # The comment badge is the widget's own.
     assert '"supporter":"Supporter"' in widget and '"supporter":"Unterstützer"' in widget
+
+
+def test_account_js_is_served_apart_and_its_url_is_in_the_widget(client):
+    url = account_script_url()
+    assert url == f"/embed-account.{account_script().digest}.js"
+    widget = embed_script().body.decode()
+    assert f'"{url}"' in widget and "/*@ACCOUNT@*/" not in widget
+    response = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert gzip.decompress(response.content) == account_script().body
+    plain = client.get("/embed-account.js")
+    assert "max-age=300" in plain["Cache-Control"]
+    assert plain.content == account_script().body
+    assert client.get("/embed-account.0123456789abcdef.js").status_code == 200
+    assert client.post("/embed-account.js").status_code == 405
+
+
+def test_account_strings_and_styles_go_into_account_js_only():
+    account = account_script().body.decode()
+    widget = embed_script().body.decode()
+    assert "/*@LOCALES@*/" not in account and "/*@CSS@*/" not in account
+    assert "TownhallAccount" in account
+    assert "Download my data" in account and "Meine Daten herunterladen" in account
+    assert ".account-panel" in account and "/* The sign-in form" not in account
+    assert "Download my data" not in widget and "Meine Daten herunterladen" not in widget
+    assert ".account-panel" not in widget
+    # The bar's button is the widget's own.
+    assert '"signIn":"Sign in"' in widget and '"signIn":"Anmelden"' in widget
+
+
+def test_every_locale_has_the_account_strings_of_english():
+    english = json.loads((LOCALES / "en.json").read_text("utf-8"))
+    for path in LOCALES.glob("*.json"):
+        strings = json.loads(path.read_text("utf-8"))
+        assert set(strings["account"]) == set(english["account"]), path.name

@@ -193,8 +193,16 @@ STATIC_ROOT = VAR_DIR / "static"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# Cookies serve only Townhall's own pages (moderation, admin, subscription and test-checkout
+# pages), never the widget: it sends a bearer token (docs/sso.md, "Why no cookies"). Lax: sent
+# on top-level navigation to these pages, never on cross-site subrequests or form posts.
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", False)
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: forms carry the token (moderate.js posts the forms).
+CSRF_COOKIE_HTTPONLY = True
+# Secure when served over TLS: TOWNHALL_PUBLIC_URL is https, or TOWNHALL_SECURE_COOKIES=1.
+SESSION_COOKIE_SECURE = env.get_bool("SECURE_COOKIES", _public.scheme == "https")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 LOGGING = {

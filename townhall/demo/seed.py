@@ -18,7 +18,7 @@ from townhall.discussions.actions import do_post_comment
 from townhall.discussions.models import Thread
 from townhall.discussions.pages import resolve_article
 from townhall.moderation.actions import do_add_moderator
-from townhall.sites.actions import do_create_site, do_set_site_origins
+from townhall.sites.actions import do_create_site, do_set_sign_in, do_set_site_origins
 from townhall.sites.models import Site
 from townhall.support.actions import do_create_campaign, do_record_contribution
 from townhall.support.models import Campaign, Checkout, ContributionSource
@@ -63,6 +63,7 @@ def load_demo(port: int) -> tuple[Site, bool]:
             wanted = sorted(set(site.allowed_origins) | set(demo_origins(port)))
             site = do_set_site_origins(site, wanted)
         load_demo_campaign(site)
+        load_demo_sign_in(site)
         url = article_url(port)
         if Thread.objects.filter(site=site, url_key=resolve_article(url).key).exists():
             return site, False
@@ -78,6 +79,15 @@ def load_demo(port: int) -> tuple[Site, bool]:
             )
             posted[item["key"]] = result.comment.pk
     return site, True
+
+
+def load_demo_sign_in(site: Site) -> Site:
+    """Guests, magic links and the demo's publisher login (SSO, HS256) all sign in. The SSO
+    secret is made here, once, and kept only in the database: never in the repository."""
+    secret = site.sso_secret or secrets.token_urlsafe(48)
+    return do_set_sign_in(
+        site, methods=["guest", "email", "sso"], sso_algorithm="HS256", sso_secret=secret
+    )
 
 
 def load_demo_campaign(site: Site) -> Campaign:

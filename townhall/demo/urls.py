@@ -5,5 +5,6 @@ from townhall.demo.seed import ARTICLE_PATH
 
 urlpatterns = [
     path("", views.home, name="demo-home"),
+    path("demo/sso-token", views.sso_token, name="demo-sso-token"),
     path(ARTICLE_PATH.strip("/") + "/", views.article, name="demo-article"),
 ]

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import secrets
+import time
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+import jwt
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from townhall.core.errors import NotFound
 from townhall.demo.seed import CAMPAIGN_SLUG, DEMO_SLUG, seed_article
@@ -60,3 +67,49 @@ def _goal_bar(site: Site, lang: str, canonical: str) -> dict[str, str]:
         return {"goal_bar": "", "support_href": ""}
     path = reverse("support:support-page", args=[site.slug, CAMPAIGN_SLUG])
     return {"goal_bar": bar, "support_href": f"{path}?{urlencode({'return_url': canonical})}"}
+
+
+DEMO_TOKEN_SECONDS = 300
+
+
+@csrf_exempt  # replaced by the stricter check below: a JSON body from the demo's own origin
+@require_POST
+def sso_token(request: HttpRequest) -> HttpResponse:
+    """The demo's stand-in for a publisher's login: signs an SSO token (docs/sso.md) for the
+    name the visitor typed, with the demo site's secret.
+
+    A cross-site form cannot send ``application/json`` and a cross-origin ``fetch`` carries its
+    ``Origin``: only the demo page itself gets a token.
+    """
+    own = {f"{request.scheme}://{request.get_host()}".lower(), settings.PUBLIC_URL.lower()}
+    if (request.headers.get("Origin") or "").rstrip("/").lower() not in own:
+        return _json_error(403, "origin_not_allowed", "Only the demo page may ask for a token.")
+    if request.content_type != "application/json":
+        return _json_error(415, "json_required", "Send a JSON body.")
+    try:
+        body = orjson.loads(request.body or b"{}")
+    except orjson.JSONDecodeError:
+        return _json_error(400, "invalid_json", "The body is not JSON.")
+    name = " ".join(str(body.get("name", "") if isinstance(body, dict) else "").split())[:80]
+    if not name:
+        return _json_error(400, "name_required", "Type a name to sign in with.")
+    site = Site.objects.filter(slug=DEMO_SLUG).first()
+    if site is None or not site.sso_secret:
+        return _json_error(503, "demo_not_loaded", "Run `townhall demo` first.")
+    now = int(time.time())
+    claims = {
+        "sub": "demo:" + name.lower(),
+        "name": name,
+        "aud": site.slug,
+        "iat": now,
+        "exp": now + DEMO_TOKEN_SECONDS,
+        "jti": secrets.token_urlsafe(16),
+    }
+    token = jwt.encode(claims, site.sso_secret, algorithm="HS256")
+    response = JsonResponse({"token": token})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)

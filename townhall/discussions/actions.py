@@ -74,6 +74,9 @@ def do_post_comment(
             field="url",
         )
     text = _clean_body(site, body)
+    if commenter is not None and commenter.is_signed_in:
+        # A signed-in reader writes under the name and email of their identity.
+        author_name, author_email = None, None
     name = _clean_name(author_name, commenter)
     email = _clean_email(author_email, commenter)
     html = render_markdown(text)

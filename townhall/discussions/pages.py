@@ -358,6 +358,7 @@ def _build_page(
                 "comment_count": 0,
                 "is_open": True,
                 "live_event_id": 0,
+                "signin": _signin(site),
             },
             "comments": [],
             "next_cursor": None,
@@ -380,11 +381,32 @@ def _build_page(
                 "comment_count": thread.comment_count,
                 "is_open": thread.is_open,
                 "live_event_id": live_event_id or 0,
+                "signin": _signin(site),
             },
             "comments": _with_replies(roots, replies),
             "next_cursor": next_cursor,
         }
     return _page_of(payload)
+
+
+def _signin(site: Site) -> dict[str, Any]:
+    """How readers may comment on this site (townhall.identity), for the widget's forms. A page
+    built before a change of these settings keeps the old ones until the thread changes or the
+    page ages out of the cache (PAGE_TTL_SECONDS)."""
+    return {
+        "guest": site.signin_guest,
+        "email": site.signin_email,
+        "sso": site.signin_sso,
+        "guest_requires": [
+            field
+            for field, required in (
+                ("name", site.guest_requires_name),
+                ("email", site.guest_requires_email),
+            )
+            if required
+        ],
+        "deletion": site.deletion_policy,
+    }
 
 
 def _page_of(payload: dict[str, Any]) -> Page:

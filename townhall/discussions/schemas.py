@@ -182,6 +182,18 @@ class CommentOut(Schema):
     )
 
 
+class SignInOut(Schema):
+    guest: bool = Field(..., description="Readers may comment as guests.")
+    email: bool = Field(..., description="Readers may sign in by an emailed link.")
+    sso: bool = Field(..., description="Readers may sign in through the publisher's login.")
+    guest_requires: list[Literal["name", "email"]] = Field(
+        ..., description="What a guest must give."
+    )
+    deletion: Literal["placeholder", "anonymize"] = Field(
+        ..., description="What a reader's deletion does to their comments."
+    )
+
+
 class ThreadOut(Schema):
     id: int | None = Field(..., description="null while the article has no comments yet.")
     url: str
@@ -195,6 +207,7 @@ class ThreadOut(Schema):
             "`/threads/{id}/events?last_event_id=` with it to hear of every change since."
         ),
     )
+    signin: SignInOut | None = Field(None, description="How readers may comment on this site.")
 
 
 class ThreadPageOut(Schema):

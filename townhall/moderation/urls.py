@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from townhall.moderation import views
+from townhall.moderation import readers, views
 
 app_name = "moderation"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("sso/", readers.sso_login, name="sso-login"),
     re_path(
         r"^assets/moderate\.(?P<digest>[0-9a-f]{16})\.(?P<ext>js|css)$",
         views.asset_file,
@@ -18,6 +19,17 @@ urlpatterns = [
     path("<slug:slug>/bans/", views.bans, name="bans"),
     path("<slug:slug>/bans/<int:ban_id>/lift/", views.lift_ban, name="lift-ban"),
     path("<slug:slug>/log/", views.log, name="log"),
+    path("<slug:slug>/readers/", readers.readers, name="readers"),
+    path(
+        "<slug:slug>/readers/<int:commenter_id>/export/",
+        readers.reader_export,
+        name="reader-export",
+    ),
+    path(
+        "<slug:slug>/readers/<int:commenter_id>/delete/",
+        readers.reader_delete,
+        name="reader-delete",
+    ),
     path("<slug:slug>/rules/", views.rules, name="rules"),
     path("<slug:slug>/bulk/", views.bulk, name="bulk"),
     path("<slug:slug>/undo/<int:entry_id>/", views.undo, name="undo"),

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from townhall.core.errors import BadRequest, Conflict
-from townhall.sites.models import ModerationMode, Site
+from townhall.sites.models import DeletionPolicy, ModerationMode, Site, SsoAlgorithm
 from townhall.sites.origins import InvalidOrigin, normalize_origin
 from townhall.sites.queries import forget_allowed_origins
 
@@ -156,3 +156,87 @@ def do_set_stripe_keys(site: Site, *, secret_key: str, webhook_secret: str) -> S
         )
     site.stripe_secret_key, site.stripe_webhook_secret = secret_key, webhook_secret
     return site
+
+
+SIGN_IN_METHODS = ("guest", "email", "sso")
+
+
+def do_set_sign_in(
+    site: Site,
+    *,
+    methods: list[str] | None = None,
+    guest_requires: list[str] | None = None,
+    sso_algorithm: str | None = None,
+    sso_secret: str | None = None,
+    sso_public_key: str | None = None,
+    sso_trust_email: bool | None = None,
+    deletion_policy: str | None = None,
+) -> Site:
+    """Changes how readers of ``site`` sign in (``None`` keeps a setting as it is).
+
+    The HS256 secret and the RS256 public key are checked for shape here; the secret is never
+    logged or returned. Choosing an algorithm without its key is refused.
+    """
+    changes: dict[str, Any] = {}
+    if methods is not None:
+        unknown = set(methods) - set(SIGN_IN_METHODS)
+        if unknown or not methods:
+            raise BadRequest(
+                f"Sign-in methods are some of {', '.join(SIGN_IN_METHODS)}.", field="methods"
+            )
+        for method in SIGN_IN_METHODS:
+            changes[f"signin_{method}"] = method in methods
+    if guest_requires is not None:
+        if set(guest_requires) - {"name", "email"}:
+            raise BadRequest("A guest may be required to give a name, an email.", field="guest")
+        changes["guest_requires_name"] = "name" in guest_requires
+        changes["guest_requires_email"] = "email" in guest_requires
+    if sso_secret is not None:
+        sso_secret = sso_secret.strip()
+        if sso_secret and not 32 <= len(sso_secret) <= 255:
+            raise BadRequest("An HS256 secret has 32 to 255 characters.", field="sso_secret")
+        changes["sso_secret"] = sso_secret
+    if sso_public_key is not None:
+        sso_public_key = sso_public_key.strip()
+        if sso_public_key:
+            _check_public_key(sso_public_key)
+        changes["sso_public_key"] = sso_public_key
+    if sso_algorithm is not None:
+        if sso_algorithm not in SsoAlgorithm.values:
+            raise BadRequest("The SSO algorithm is HS256 or RS256.", field="sso_algorithm")
+        changes["sso_algorithm"] = sso_algorithm
+    if sso_trust_email is not None:
+        changes["sso_trust_email"] = sso_trust_email
+    if deletion_policy is not None:
+        if deletion_policy not in DeletionPolicy.values:
+            raise BadRequest(
+                "The deletion policy is placeholder or anonymize.", field="deletion_policy"
+            )
+        changes["deletion_policy"] = deletion_policy
+    for name, value in changes.items():
+        setattr(site, name, value)
+    if site.signin_sso:
+        key = site.sso_secret if site.sso_algorithm == SsoAlgorithm.HS256 else site.sso_public_key
+        if not key:
+            raise BadRequest(
+                f"SSO with {site.sso_algorithm} needs its "
+                f"{'secret' if site.sso_algorithm == SsoAlgorithm.HS256 else 'public key'}.",
+                field="sso",
+            )
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(**changes)
+    return site
+
+
+def _check_public_key(pem: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise BadRequest("That is not a PEM public key.", field="sso_public_key") from None
+    if not isinstance(key, RSAPublicKey) or key.key_size < 2048:
+        raise BadRequest(
+            "RS256 needs an RSA public key of 2048 bits or more.", field="sso_public_key"
+        )

@@ -9,6 +9,16 @@ class ModerationMode(models.TextChoices):
     PRE_FIRST = "pre_first", "Pre-moderate a reader's first comment"
 
 
+class SsoAlgorithm(models.TextChoices):
+    HS256 = "HS256", "HS256 (shared secret)"
+    RS256 = "RS256", "RS256 (publisher's public key)"
+
+
+class DeletionPolicy(models.TextChoices):
+    PLACEHOLDER = "placeholder", "Comments become deleted placeholders"
+    ANONYMIZE = "anonymize", "Comments stay, by an anonymous author"
+
+
 class Site(models.Model):
     """A publisher's site: where its widget may run and how its discussions behave."""
 
@@ -46,6 +56,25 @@ class Site(models.Model):
     # logged, never returned by any API (``townhall stripekeys`` sets them).
     stripe_secret_key = models.CharField(max_length=255, blank=True, default="")
     stripe_webhook_secret = models.CharField(max_length=255, blank=True, default="")
+    # Reader sign-in (townhall.identity): which ways are open, what a guest must give.
+    signin_guest = models.BooleanField(default=True)
+    signin_email = models.BooleanField(default=False)
+    signin_sso = models.BooleanField(default=False)
+    guest_requires_name = models.BooleanField(default=False)
+    guest_requires_email = models.BooleanField(default=False)
+    # SSO: the publisher signs JWTs with this algorithm; the token's own header never decides.
+    sso_algorithm = models.CharField(
+        max_length=8, choices=SsoAlgorithm.choices, default=SsoAlgorithm.HS256
+    )
+    # HS256 shared secret: never logged, never returned by any API (``townhall signin`` sets it).
+    sso_secret = models.CharField(max_length=255, blank=True, default="")
+    sso_public_key = models.TextField(blank=True, default="")  # RS256, PEM
+    # Whether an email in an SSO token counts as confirmed (may claim guest comments).
+    sso_trust_email = models.BooleanField(default=True)
+    # What a reader's deletion leaves of their comments.
+    deletion_policy = models.CharField(
+        max_length=16, choices=DeletionPolicy.choices, default=DeletionPolicy.PLACEHOLDER
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -9,7 +9,10 @@ Feedbacks part of the widget, which uses it) are served the same way, as one fil
 hashed URL written into ``embed.js``. ``support.js`` (the reader-support goal bar and Support
 button, with its stylesheet ``support.css`` and the ``"support"`` strings of each locale file)
 is served alike as ``embed-support.js``, loaded only on pages with a campaign element or when
-the widget offers the "Support" prompt after a post.
+the widget offers the "Support" prompt after a post. ``account.js`` (sign-in by magic link or the
+publisher's SSO, and the account menu: export, deletion, claim, sign out; with ``account.css``
+and the ``"account"`` strings) is ``embed-account.js``, loaded when the reader opens "Sign in" or
+when the page brings a session, an SSO token or a magic link.
 """
 
 from __future__ import annotations
@@ -32,9 +35,13 @@ INLINE = HERE / "static_src" / "inline.js"
 STYLES = HERE / "static_src" / "embed.css"
 SUPPORT = HERE / "static_src" / "support.js"
 SUPPORT_STYLES = HERE / "static_src" / "support.css"
+ACCOUNT = HERE / "static_src" / "account.js"
+ACCOUNT_STYLES = HERE / "static_src" / "account.css"
 LOCALES = HERE / "locales"
 # The key, in each locale file, of the strings that go into support.js instead of embed.js.
 SUPPORT_STRINGS = "support"
+# The key of the strings that go into account.js.
+ACCOUNT_STRINGS = "account"
 # A template literal inside another one's `${…}`: rjsmin minifies unnested ones only.
 NESTED_TEMPLATE = re.compile(r"\$\{[^}`]*`")
 
@@ -104,16 +111,34 @@ def support_script_url() -> str:
 
 
 @cache
+def account_script() -> Script:
+    return _assemble(
+        ACCOUNT,
+        LOCALES={tag: strings[ACCOUNT_STRINGS] for tag, strings in locales().items()},
+        CSS=rcssmin.cssmin(ACCOUNT_STYLES.read_text("utf-8")),
+    )
+
+
+def account_script_url() -> str:
+    return f"/embed-account.{account_script().digest}.js"
+
+
+@cache
 def embed_script() -> Script:
     return _assemble(
         SOURCE,
         LOCALES={
-            tag: {key: text for key, text in strings.items() if key != SUPPORT_STRINGS}
+            tag: {
+                key: text
+                for key, text in strings.items()
+                if key not in (SUPPORT_STRINGS, ACCOUNT_STRINGS)
+            }
             for tag, strings in locales().items()
         },
         CSS=rcssmin.cssmin(STYLES.read_text("utf-8")),
         ANCHORING=anchoring_script_url(),
         SUPPORT=support_script_url(),
+        ACCOUNT=account_script_url(),
     )
 
 

@@ -17,4 +17,10 @@ urlpatterns = [
         views.support,
         name="embed-support-hashed",
     ),
+    path("embed-account.js", views.account, name="embed-account"),
+    re_path(
+        r"^embed-account\.(?P<digest>[0-9a-f]{16})\.js$",
+        views.account,
+        name="embed-account-hashed",
+    ),
 ]

@@ -4,7 +4,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 
-from townhall.widget.assets import Script, anchoring_script, embed_script, support_script
+from townhall.widget.assets import (
+    Script,
+    account_script,
+    anchoring_script,
+    embed_script,
+    support_script,
+)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The unhashed URL is what publishers paste; a new release reaches their pages within minutes.
@@ -31,6 +37,12 @@ def anchoring(request: HttpRequest, digest: str | None = None) -> HttpResponse:
 def support(request: HttpRequest, digest: str | None = None) -> HttpResponse:
     """The goal bar and Support button, loaded only on pages with a campaign; cached alike."""
     return _serve(request, support_script(), digest)
+
+
+@require_safe
+def account(request: HttpRequest, digest: str | None = None) -> HttpResponse:
+    """Sign-in and the account menu, loaded when a reader signs in or is signed in; cached alike."""
+    return _serve(request, account_script(), digest)
 
 
 def _serve(request: HttpRequest, script: Script, digest: str | None) -> HttpResponse:

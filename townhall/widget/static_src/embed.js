@@ -25,6 +25,13 @@
  * reader's first post on a page view, a campaign of the site that asks for it (GET
  * /api/v1/campaigns?prompt=true) is offered under the form, by support.js too.
  *
+ * Identity: a "Sign in" button in the bar, and a session kept per site in localStorage (its
+ * token replaces the guest edit token under token:SITE; the commenter under session:SITE). The
+ * sign-in form and the account menu are account.js (embed-account.js), loaded when the reader
+ * opens them, or at start when there is a session, a data-sso-token (on the script or the host:
+ * the publisher's signed JWT, for their logged-in readers) or a #townhall-signin=TOKEN fragment
+ * (a magic link; removed from the address at once). Townhall.signIn(jwt) signs in later.
+ *
  * Other parts of Townhall plug in through window.Townhall.extend(fn): fn(widget) is called for
  * every widget, which offers widget.slot(name) ("notify", "inline-feedback", "live", "goal")
  * and widget.on(event, handler) ("loaded", "posted", "voted", "deleted", and "live" with
@@ -48,6 +55,7 @@
   const CSS = "/*@CSS@*/";
   const INLINE = "/*@ANCHORING@*/";
   const SUPPORT = "/*@SUPPORT@*/";
+  const ACCOUNT = "/*@ACCOUNT@*/";
   const STARTED = performance.now();
   const script = document.currentScript;
   const SERVER = new URL(script ? script.src : location.href).origin;
@@ -78,13 +86,13 @@
   function h(tag, props, ...children) {
     const el = document.createElement(tag);
     for (const [key, value] of Object.entries(props || {})) {
-      if (value === undefined || value === null || value === false) continue;
+      if (value == null || value === false) continue;
       if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
       else if (key === "text") el.textContent = value;
       else el.setAttribute(key, value === true ? "" : value);
     }
     for (const child of children.flat()) {
-      if (child !== null && child !== undefined && child !== false) el.append(child);
+      if (child != null && child !== false) el.append(child);
     }
     return el;
   }
@@ -164,8 +172,8 @@
     let response;
     try {
       response = await fetch(SERVER + path, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "omit", mode: "cors",
+        method, headers, body: JSON.stringify(body),
+        credentials: "omit",
       });
     } catch {
       throw new ApiError("", "network", 0);
@@ -174,7 +182,7 @@
     let data = null;
     try { data = await response.json(); } catch { /* not JSON */ }
     if (!response.ok) {
-      const error = (data && data.error) || {};
+      const error = data?.error || {};
       throw new ApiError(error.message || "", error.code || "server_error", response.status,
         response.headers.get("Retry-After"));
     }
@@ -185,9 +193,10 @@
   const load = (src, name) => loaded[src] ||= new Promise((resolve, reject) => {
     document.head.append(h("script", { src: SERVER + src, onload: () => resolve(window[name]), onerror: reject }));
   });
-  let support;
-  const loadSupport = () => support ||= load(SUPPORT, "TownhallSupport")
-    .then((make) => make({ h, api, store, pickLocale, isDark, dataset: script ? script.dataset : {} }));
+  const kit = { h, api, store, pickLocale, isDark, dataset: script ? script.dataset : {} };
+  let support, account;
+  const loadSupport = () => support ||= load(SUPPORT, "TownhallSupport").then((make) => make(kit));
+  const loadAccount = () => account ||= load(ACCOUNT, "TownhallAccount").then((make) => make(kit));
 
   // ---- the widget ----------------------------------------------------------------------------
 
@@ -248,6 +257,7 @@
     }
 
     get token() { return store.get("token:" + this.site, null); }
+    get session() { return store.get("session:" + this.site, null); }
     get own() { return store.get("own:" + this.site, {}); }
     get votes() { return store.get("votes:" + this.site, {}); }
 
@@ -263,6 +273,8 @@
         this.slots[name] = h("div", { class: "slot", "data-slot": name });
       }
       this.buildNotify();
+      this.accountButton = h("button", { type: "button", class: "link", text: this.session?.name || this.t("signIn"),
+        onclick: () => this.account({ open: true }) });
       this.newButton = h("button", { type: "button", class: "new primary", hidden: true, onclick: () => this.showNew() });
       this.slots.live.append(h("div", { "aria-live": "polite" }, this.newButton));
       this.form = this.composer({
@@ -276,9 +288,15 @@
       this.status = h("div", { class: "visually-hidden", role: "status", "aria-live": "polite" });
       this.loading = h("p", { class: "muted", text: this.t("loading") });
       this.root.replaceChildren(style, this.slots.goal,
-        h("header", { class: "bar" }, this.countHeading, this.slots.notify, this.slots["inline-feedback"], this.sortGroup),
+        h("header", { class: "bar" }, this.countHeading, this.slots.notify, this.slots["inline-feedback"], this.sortGroup, this.accountButton),
         this.slots.live, this.form.element, this.alert, this.loading,
         this.list, this.more, this.status);
+    }
+
+    /* The account module (sign-in, the account menu; with a session, the name instead of the
+     * form's name and email fields), loaded at start when there is a session to show. */
+    account(options) {
+      return loadAccount().then((a) => a.start(this, options)).catch(console.error);
     }
 
     announce(text) {
@@ -819,7 +837,7 @@
 
     /* Own comments are kept with their Markdown source for the edit window only. */
     remember(posted, body) {
-      store.set("token:" + this.site, posted.edit_token);
+      if (!this.session) store.set("token:" + this.site, posted.edit_token);
       const own = this.own;
       own[posted.comment.id] = { until: posted.editable_until, body };
       for (const [id, entry] of Object.entries(own)) if (Date.parse(entry.until) < Date.now()) delete own[id];
@@ -993,9 +1011,13 @@
   Townhall.server = SERVER;
   Townhall.widgets = widgets;
   Townhall.extend = (fn) => { extensions.push(fn); for (const widget of widgets) fn(widget); };
+  Townhall.signIn = (sso) => Promise.all(widgets.map((w) => w.account({ sso })));
   window.Townhall = Townhall;
 
   let prompted;
+  // A magic link's token: out of the address (history, sharing) before anything else.
+  let magic = location.hash.split("#townhall-signin=")[1];
+  if (magic) history.replaceState(history.state, "", location.href.split("#")[0]);
   function start() {
     const campaigns = document.querySelectorAll("[data-townhall-campaign]");
     if (campaigns.length) {
@@ -1005,7 +1027,7 @@
     const hosts = document.querySelectorAll("#townhall, [data-townhall]");
     for (const host of hosts) {
       if (host.shadowRoot && widgets.some((w) => w.host === host)) continue;
-      const options = { ...(script ? script.dataset : {}), ...host.dataset };
+      const options = { ...script?.dataset, ...host.dataset };
       if (!options.site) { console.error("Townhall: data-site is missing on the script tag"); continue; }
       const widget = new Widget(host, options);
       widgets.push(widget);
@@ -1018,6 +1040,8 @@
           .catch(() => { /* no prompt, then */ });
       });
       widget.load(true).then(() => { widget.reveal(); widget.bubble(); });
+      if (magic || options.ssoToken || widget.session) widget.account({ magic, sso: options.ssoToken });
+      magic = null;
     }
   }
 
