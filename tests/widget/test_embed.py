@@ -149,26 +149,34 @@ def test_anchoring_js_is_served_apart_and_its_url_is_in_the_widget(client):
     )
 
 
-def test_support_js_is_served_apart_and_its_url_is_in_the_widget(client):
-    url = support_script_url()
-    assert url == f"/embed-support.{support_script().digest}.js"
+@pytest.mark.parametrize(
+    ("name", "script", "script_url", "marker"),
+    [
+        ("support", support_script, support_script_url, "/*@SUPPORT@*/"),
+        ("account", account_script, account_script_url, "/*@ACCOUNT@*/"),
+    ],
+)
+def test_a_lazy_module_is_served_apart_and_its_url_is_in_the_widget(
+    client, name, script, script_url, marker
+):
+    url = script_url()
+    assert url == f"/embed-{name}.{script().digest}.js"
     widget = embed_script().body.decode()
-    assert f'"{url}"' in widget and "/*@SUPPORT@*/" not in widget
+    assert f'"{url}"' in widget and marker not in widget
     response = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/javascript; charset=utf-8"
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
     assert response["Content-Encoding"] == "gzip"
     assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
-    assert gzip.decompress(response.content) == support_script().body
-    plain = client.get("/embed-support.js")
+    assert gzip.decompress(response.content) == script().body
+    plain = client.get(f"/embed-{name}.js")
     assert "max-age=300" in plain["Cache-Control"]
-    assert plain.content == support_script().body
-    assert (
-        client.get("/embed-support.js", headers={"If-None-Match": plain["ETag"]}).status_code == 304
-    )
-    assert client.get("/embed-support.0123456789abcdef.js").status_code == 200
-    assert client.post("/embed-support.js").status_code == 405
+    assert plain.content == script().body
+    conditional = client.get(f"/embed-{name}.js", headers={"If-None-Match": plain["ETag"]})
+    assert conditional.status_code == 304
+    assert client.get(f"/embed-{name}.0123456789abcdef.js").status_code == 200
+    assert client.post(f"/embed-{name}.js").status_code == 405
 
 
 def test_support_strings_and_styles_go_into_support_js_only():
@@ -182,24 +190,6 @@ def test_support_strings_and_styles_go_into_support_js_only():
     assert "Show a supporter badge" not in widget and "Nein, danke" not in widget
     # The comment badge is the widget's own.
     assert '"supporter":"Supporter"' in widget and '"supporter":"Unterstützer"' in widget
-
-
-def test_account_js_is_served_apart_and_its_url_is_in_the_widget(client):
-    url = account_script_url()
-    assert url == f"/embed-account.{account_script().digest}.js"
-    widget = embed_script().body.decode()
-    assert f'"{url}"' in widget and "/*@ACCOUNT@*/" not in widget
-    response = client.get(url, headers={"Accept-Encoding": "gzip"})
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/javascript; charset=utf-8"
-    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
-    assert gzip.decompress(response.content) == account_script().body
-    plain = client.get("/embed-account.js")
-    assert "max-age=300" in plain["Cache-Control"]
-    assert plain.content == account_script().body
-    assert client.get("/embed-account.0123456789abcdef.js").status_code == 200
-    assert client.post("/embed-account.js").status_code == 405
 
 
 def test_account_strings_and_styles_go_into_account_js_only():

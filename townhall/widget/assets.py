@@ -97,13 +97,19 @@ def _assemble(path: Path, **markers: object) -> Script:
     return _script(source.encode("utf-8"))
 
 
+def _lazy_module(source: Path, styles: Path, strings: str) -> Script:
+    """A part of the widget loaded only where it is needed: its script with its own section of
+    every locale file and its own stylesheet, none of which ``embed.js`` carries."""
+    return _assemble(
+        source,
+        LOCALES={tag: texts[strings] for tag, texts in locales().items()},
+        CSS=rcssmin.cssmin(styles.read_text("utf-8")),
+    )
+
+
 @cache
 def support_script() -> Script:
-    return _assemble(
-        SUPPORT,
-        LOCALES={tag: strings[SUPPORT_STRINGS] for tag, strings in locales().items()},
-        CSS=rcssmin.cssmin(SUPPORT_STYLES.read_text("utf-8")),
-    )
+    return _lazy_module(SUPPORT, SUPPORT_STYLES, SUPPORT_STRINGS)
 
 
 def support_script_url() -> str:
@@ -112,11 +118,7 @@ def support_script_url() -> str:
 
 @cache
 def account_script() -> Script:
-    return _assemble(
-        ACCOUNT,
-        LOCALES={tag: strings[ACCOUNT_STRINGS] for tag, strings in locales().items()},
-        CSS=rcssmin.cssmin(ACCOUNT_STYLES.read_text("utf-8")),
-    )
+    return _lazy_module(ACCOUNT, ACCOUNT_STYLES, ACCOUNT_STRINGS)
 
 
 def account_script_url() -> str:
