@@ -268,6 +268,13 @@ LAZY_FILES = (
         "pages with a campaign only",
         "beside the thread",
     ),
+    (
+        "/embed-account.js",
+        (b"TownhallAccount",),
+        "the sign-in form and account menu",
+        "on opening Sign in, for signed-in readers, sites with guest rules",
+        "beside the thread",
+    ),
 )
 
 
@@ -275,7 +282,9 @@ def townhall_lazy_size(peer: RunningPeer) -> list[dict[str, Any]]:
     """The modules the widget loads on some pages only: Inline Feedbacks (re-anchoring and its
     UI) after the thread on pages with an article element, the reader-support goal bar and
     Support button on pages with a campaign element (and after a post, for the "Support"
-    prompt)."""
+    prompt), the sign-in form and account menu when a reader opens "Sign in", comes back signed
+    in or brings an SSO token or magic link, and on sites that ask guests for an email or allow
+    none."""
     rows = []
     for path, names, what, pages, when in LAZY_FILES:
         url = f"{peer.base_url}{path}"
@@ -757,7 +766,9 @@ def size_method(measured: dict[str, Any]) -> str:
         "(not this benchmark's), the widget also loads `/embed-anchoring.js`, the Inline "
         "Feedbacks module (re-anchoring and its UI), after the thread is shown; on pages with "
         "a reader-support campaign element (`data-townhall-campaign`), `/embed-support.js`, the "
-        'goal bar and Support button (also after a reader\'s post, for the "Support" prompt). '
+        'goal bar and Support button (also after a reader\'s post, for the "Support" prompt); '
+        '`/embed-account.js`, the sign-in form and account menu, when a reader opens "Sign in", '
+        "is signed in or brings a sign-in token, and on sites with rules for guests. "
         "Isso has no such features, so they are listed apart and not in the comparison.",
     ]
     for r in measured["results"]:

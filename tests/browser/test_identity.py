@@ -276,3 +276,103 @@ def test_the_fragment_is_removed_even_when_the_link_is_bad(page, server, browser
     widget = page.locator("#townhall")
     expect(widget.get_by_role("alert").filter(has_text=EXPIRED)).to_be_visible()
     signed_out(widget)
+
+
+def site_signin(server, *args: str) -> None:
+    """Changes how readers of the demo site may comment (`townhall signin demo …`)."""
+    subprocess.run(  # noqa: S603 (the project's own console script)
+        [TOWNHALL, "signin", "demo", *args, "--verbosity", "0"],
+        env=_env(server.var_dir),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_the_guest_form_follows_the_fields_the_site_requires(page, server):
+    site_signin(server, "--guest-requires", "name,email")
+    widget = open_article(page, server)
+    form = main_form(widget)
+    name = form.get_by_role("textbox", name="Name", exact=True)
+    address = form.get_by_role("textbox", name="Email", exact=True)
+    expect(address).to_be_visible()  # "Email", no longer "Email (optional)"
+    expect(name).to_have_attribute("required", "")
+    expect(address).to_have_attribute("required", "")
+    before = server.thread()["thread"]["comment_count"]
+
+    requests: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and requests.append(r.url))
+    name.fill("Rosalind Franklin")
+    post(widget, "Required fields first.")
+    error = form.get_by_role("alert")
+    expect(error).to_have_text("Please give your email address.")
+    expect(address).to_have_attribute("aria-invalid", "true")
+    assert has_deep_focus(address)
+    assert not [url for url in requests if "/api/v1/comments" in url]
+
+    # A reply checks the main form's fields too, and sends them.
+    address.fill("rosalind@example.org")
+    form.get_by_role("button", name="Post Comment", exact=True).click()
+    expect(comment_in(widget, "Rosalind Franklin")).to_have_count(1)
+    assert server.thread()["thread"]["comment_count"] == before + 1
+    stored = server.find_comment(lambda c: "Required fields first" in c["html"])
+    assert stored is not None and stored["author_name"] == "Rosalind Franklin"
+
+
+def test_a_site_without_guests_asks_the_reader_to_sign_in(page, server):
+    site_signin(server, "--methods", "email,sso")
+    widget = open_article(page, server)
+    form = main_form(widget)
+    expect(form.get_by_text("Sign in to comment on this site.")).to_be_visible()
+    expect(form.get_by_role("textbox", name="Name", exact=True)).to_have_count(0)
+    post(widget, "A guest may not post here.")
+    expect(form.get_by_role("alert")).to_have_text("Sign in to comment on this site.")
+    # The sign-in form opens instead, its first way in focused.
+    sso = widget.get_by_role("button", name="Sign in with your SouthFront account", exact=True)
+    expect(sso).to_be_visible()
+    assert has_deep_focus(sso)
+    assert server.find_comment(lambda c: "A guest may not post here" in c["html"]) is None
+
+    publisher_sign_in(page)
+    signed_in_as(widget, READER)
+    form.get_by_role("button", name="Post Comment", exact=True).click()
+    expect(comment_in(widget, READER).filter(has_text="A guest may not post here.")).to_have_count(
+        1
+    )
+
+
+def test_a_magic_link_opened_on_a_page_already_open(page, server):
+    widget = open_article(page, server)
+    account_button(widget, "Sign in").click()
+    widget.get_by_role("textbox", name="Your email", exact=True).fill("kathy@example.org")
+    widget.get_by_role("button", name="Email me a sign-in link", exact=True).click()
+    expect(widget.locator(".account-note")).to_contain_text("kathy@example.org")
+    link = magic_link(server, "kathy@example.org")
+    # The same page, only its fragment changed (a link followed in the same tab).
+    page.evaluate("(hash) => { location.hash = hash; }", link.split("#", 1)[1])
+    signed_in_as(widget, "Reader")  # no name was given with the address
+    assert "townhall-signin" not in page.evaluate("() => location.href")
+
+
+def test_sign_in_before_the_widget_starts_and_no_guest_fields_for_a_returning_reader(
+    page, server, browser_errors
+):
+    browser_errors.expect(r"embed-account|Event \(\)")  # account.js held back, below
+    open_article(page, server)
+    token = page.evaluate(DEMO_TOKEN, "Early Publisher")
+    url = server.url("/publisher-early.html")
+    # The publisher's script runs before the widget's host element exists.
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Early</title>
+<script src="{server.base_url}/embed.js" data-site="demo" data-url="{server.article_url}"></script>
+<script>Townhall.signIn("{token}");</script></head>
+<body><div id="townhall"></div></body></html>"""
+    page.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    page.goto(url)
+    widget = page.locator("#townhall")
+    signed_in_as(widget, "Early Publisher")
+
+    # Back with a session: the guest fields are never shown, even before account.js is there.
+    page.route("**/embed-account.*.js", lambda route: route.abort())
+    page.reload()
+    expect(widget.get_by_role("heading", level=2)).to_be_visible()
+    expect(main_form(widget).get_by_role("textbox", name="Name", exact=True)).to_have_count(0)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ARTICLE, ORIGIN
-from townhall.discussions.models import Comment
+from townhall.discussions.models import Comment, Thread
+from townhall.sites.actions import do_set_sign_in
 from townhall.sites.models import Site
 
 pytestmark = pytest.mark.django_db
@@ -270,3 +271,24 @@ def test_the_page_says_how_readers_may_comment(api, site):
         "guest_requires": ["email"],
         "deletion": "anonymize",
     }
+
+
+def test_a_change_of_how_readers_comment_reaches_pages_cached_before(api, site, make_site):
+    other = make_site(slug="elsewhere")
+    api.comment(site, "Cached with the old settings")
+    api.comment(other, "Another site's thread")
+    first = api.thread(site)
+    assert first.json()["thread"]["signin"]["guest_requires"] == []
+    untouched = api.thread(other).json()["thread"]["id"]
+    other_version = Thread.objects.get(pk=untouched).version
+
+    do_set_sign_in(site, guest_requires=["email"], methods=["email"])
+    again = api.thread(site, headers={"If-None-Match": first["ETag"]})
+    assert again.status_code == 200
+    signin = again.json()["thread"]["signin"]
+    assert signin["guest_requires"] == ["email"] and signin["guest"] is False
+    # Other sites' threads keep their versions; a change that readers never see renews nothing.
+    assert Thread.objects.get(pk=untouched).version == other_version
+    version = Thread.objects.get(site=site).version
+    do_set_sign_in(site, sso_trust_email=False)
+    assert Thread.objects.get(site=site).version == version

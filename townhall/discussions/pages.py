@@ -390,9 +390,8 @@ def _build_page(
 
 
 def _signin(site: Site) -> dict[str, Any]:
-    """How readers may comment on this site (townhall.identity), for the widget's forms. A page
-    built before a change of these settings keeps the old ones until the thread changes or the
-    page ages out of the cache (PAGE_TTL_SECONDS)."""
+    """How readers may comment on this site (townhall.identity), for the widget's forms. A
+    change of these settings gives every thread of the site a new version (sites.actions)."""
     return {
         "guest": site.signin_guest,
         "email": site.signin_email,

@@ -8,6 +8,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from townhall.core.errors import BadRequest, Conflict
+from townhall.discussions.actions import bump_thread
+from townhall.discussions.models import Thread
 from townhall.sites.models import DeletionPolicy, ModerationMode, Site, SsoAlgorithm
 from townhall.sites.origins import InvalidOrigin, normalize_origin
 from townhall.sites.queries import forget_allowed_origins
@@ -225,7 +227,28 @@ def do_set_sign_in(
             )
     with transaction.atomic():
         Site.objects.filter(pk=site.pk).update(**changes)
+        if changes.keys() & _SHOWN_IN_THREAD_PAGES:
+            _renew_thread_pages(site)
     return site
+
+
+# The settings each thread page carries (discussions.pages, thread.signin) for the widget.
+_SHOWN_IN_THREAD_PAGES = {
+    "signin_guest",
+    "signin_email",
+    "signin_sso",
+    "guest_requires_name",
+    "guest_requires_email",
+    "deletion_policy",
+}
+
+
+def _renew_thread_pages(site: Site) -> None:
+    """A new version for each of the site's threads: pages cached with the old settings are no
+    longer served. One short UPDATE a thread, in the caller's transaction."""
+    for thread in Thread.objects.filter(site=site).only("id", "url_key", "site_id").iterator():
+        thread.site = site
+        bump_thread(thread, count_delta=0)
 
 
 def _check_public_key(pem: str) -> None:

@@ -42,6 +42,7 @@ LOCALES = HERE / "locales"
 SUPPORT_STRINGS = "support"
 # The key of the strings that go into account.js.
 ACCOUNT_STRINGS = "account"
+INLINE_STRINGS = "inline"  # the "inline" section of each locale file: inline.js's strings
 # A template literal inside another one's `${…}`: rjsmin minifies unnested ones only.
 NESTED_TEMPLATE = re.compile(r"\$\{[^}`]*`")
 
@@ -72,7 +73,7 @@ def _script(body: bytes) -> Script:
 @cache
 def anchoring_script() -> Script:
     source = ANCHORING.read_text("utf-8") + "\n" + INLINE.read_text("utf-8")
-    return _script(minify(source).encode("utf-8"))
+    return _with_markers(minify(source), LOCALES=_section(INLINE_STRINGS))
 
 
 def anchoring_script_url() -> str:
@@ -87,9 +88,18 @@ def locales() -> dict[str, dict]:
     }
 
 
+def _section(name: str) -> dict[str, dict]:
+    """One section of every locale file, by language tag: a lazily loaded module's strings."""
+    return {tag: texts[name] for tag, texts in locales().items()}
+
+
 def _assemble(path: Path, **markers: object) -> Script:
-    """The minified script at ``path`` with each ``"/*@NAME@*/"`` replaced by its value as JSON."""
-    source = minify(path.read_text("utf-8"))
+    """The minified script at ``path``, its markers replaced."""
+    return _with_markers(minify(path.read_text("utf-8")), **markers)
+
+
+def _with_markers(source: str, **markers: object) -> Script:
+    """``source`` with each ``"/*@NAME@*/"`` replaced by its value as JSON."""
     for name, value in markers.items():
         source = source.replace(
             f'"/*@{name}@*/"', json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -102,7 +112,7 @@ def _lazy_module(source: Path, styles: Path, strings: str) -> Script:
     every locale file and its own stylesheet, none of which ``embed.js`` carries."""
     return _assemble(
         source,
-        LOCALES={tag: texts[strings] for tag, texts in locales().items()},
+        LOCALES=_section(strings),
         CSS=rcssmin.cssmin(styles.read_text("utf-8")),
     )
 
@@ -133,7 +143,7 @@ def embed_script() -> Script:
             tag: {
                 key: text
                 for key, text in strings.items()
-                if key not in (SUPPORT_STRINGS, ACCOUNT_STRINGS)
+                if key not in (SUPPORT_STRINGS, ACCOUNT_STRINGS, INLINE_STRINGS)
             }
             for tag, strings in locales().items()
         },

@@ -13,7 +13,10 @@
  * the reader's again after signing out.
  *
  * Which ways to sign in the site offers come with the thread page (thread.signin: { guest,
- * email, sso }); a way the site does not allow is not shown. The publisher's login: with
+ * email, sso, guest_requires }); a way the site does not allow is not shown. embed.js loads this
+ * module too when the site asks guests for more than a name (guest_requires: "name", "email") or
+ * allows no guests: the forms for new comments then mark those fields required and check them
+ * before sending, or ask the reader to sign in. The publisher's login: with
  * data-sso-login-url (script or host element) the "Sign in with …" button goes there with
  * ?return_url=<this page>; the publisher's page, once the reader is logged in, gives the token
  * back by data-sso-token or Townhall.signIn(token).
@@ -38,11 +41,12 @@
     }
 
     async start(widget, { open, sso, magic } = {}) {
+      const first = !widget.accountPanel;
       this.prepare(widget);
       this.redraw(widget);
       if (magic) await this.signIn(widget, "/api/v1/auth/magic-link/verify", magic);
       else if (sso) await this.signIn(widget, "/api/v1/auth/sso", sso);
-      else if (!open && widget.session) await this.refresh(widget);
+      else if (first && !open && widget.session) await this.refresh(widget);
       if (open) this.toggle(widget);
     }
 
@@ -64,6 +68,12 @@
       widget.accountButton.setAttribute("aria-controls", id);
       widget.accountButton.setAttribute("aria-expanded", "false");
       widget.accountButton.after(h("style", { text: CSS }), widget.accountPanel, widget.accountNote);
+      // The forms for new comments: the main one, and those opened from now on (replies, passages).
+      widget.guarded = new Set();
+      this.guard(widget, widget.form.element, true);
+      widget.on("composer", ({ form, fresh }) => { this.guard(widget, form, fresh); this.apply(widget); });
+      // The site's rules come with the thread page, which may arrive after this module.
+      widget.on("loaded", () => this.apply(widget));
     }
 
     options(widget) {
@@ -71,13 +81,14 @@
     }
 
     /* The ways to sign in this site allows; all of them when the server does not say. SSO needs
-     * the publisher's login page too. */
+     * the publisher's login page too. requires: what a guest must give ("name", "email"). */
     ways(widget) {
       const allowed = widget.thread?.signin || {};
       return {
         email: allowed.email !== false,
         sso: allowed.sso !== false && Boolean(this.options(widget).ssoLoginUrl),
         guest: allowed.guest !== false,
+        requires: allowed.guest_requires || [],
       };
     }
 
@@ -148,26 +159,75 @@
       for (const other of window.Townhall.widgets) if (other.site === site) this.redraw(other);
     }
 
-    /* The bar's button says who is signed in; their comments go under that name, so the form
-     * says so instead of asking for a name and email. */
+    /* The bar's button says who is signed in; their comments go under that name, so the forms
+     * say so instead of asking for a name and email. */
     redraw(widget) {
       this.prepare(widget);
       const me = widget.session;
       widget.accountButton.textContent = me ? me.name : widget.t("signIn");
-      const fields = widget.form.element.querySelector(".identity");
-      let as = widget.form.element.querySelector(".as");
-      if (!as) {
-        as = this.kit.h("p", { class: "as muted" });
-        fields.before(as);
-      }
-      fields.hidden = Boolean(me);
       // The account's address (or the guest's again) is what "Notify me of replies" needs.
-      const email = fields.querySelector("[name=email]");
+      const email = widget.form.element.querySelector(".identity [name=email]");
       email.value = me ? me.email || "" : this.kit.store.get("me:" + widget.site, {}).email || "";
       email.dispatchEvent(new Event("input"));
-      as.hidden = !me;
-      as.textContent = me ? widget.at("signedAs", { name: me.name }) : "";
+      this.apply(widget);
       if (widget.accountPanel && !widget.accountPanel.hidden) this.fill(widget);
+    }
+
+    /* Every form with name and email fields: hidden for a signed-in reader ("Commenting as …")
+     * and where the site allows no guests ("Sign in to comment" and its button); otherwise the
+     * fields the site requires marked so, in their labels too ("Email", not "Email (optional)"). */
+    apply(widget) {
+      const { h } = this.kit;
+      const me = widget.session;
+      const { guest, requires } = this.ways(widget);
+      for (const form of widget.guarded) {
+        const fields = form.querySelector(".identity");
+        if (!fields) continue;
+        const as = form.querySelector(".as") || h("p", { class: "as muted" });
+        if (!as.isConnected) fields.before(as);
+        fields.hidden = Boolean(me) || !guest;
+        as.hidden = !me && guest;
+        as.replaceChildren(...(me ? [widget.at("signedAs", { name: me.name })]
+          : guest ? [] : [widget.at("signInToComment") + " ",
+            h("button", { type: "button", class: "link", text: widget.t("signIn"), onclick: () => this.toggle(widget, true) })]));
+        for (const input of fields.querySelectorAll("input")) {
+          input.required = requires.includes(input.name);
+          if (input.name === "email") input.previousElementSibling.textContent = input.required ? widget.at("guestEmail") : widget.t("email");
+        }
+      }
+    }
+
+    /* A form for a new comment checks the site's rules before embed.js sends it (a listener of
+     * the capture phase runs first, and stops the sending): signed in, or a guest where guests may
+     * comment, with the required fields given. A reply's name and email are the main form's. */
+    guard(widget, form, fresh) {
+      if (!fresh || widget.guarded.has(form)) return;
+      widget.guarded.add(form);
+      form.addEventListener("submit", (event) => {
+        if (widget.session) return;
+        const { guest, requires } = this.ways(widget);
+        const error = form.querySelector(":scope > .error");
+        const stop = (text, field) => {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+          error.textContent = text;
+          error.hidden = false;
+          field?.setAttribute("aria-invalid", "true");
+          field?.focus();
+        };
+        if (!guest) { stop(widget.at("signInToComment")); this.toggle(widget, true); return; }
+        const fields = (form.querySelector(".identity") ? form : widget.form.element).querySelector(".identity");
+        for (const name of requires) {
+          const input = fields.querySelector(`[name=${name}]`);
+          input.removeAttribute("aria-invalid");
+          if (!input.value.trim()) { stop(widget.at(name + "Required"), input); return; }
+        }
+        // A reply sends the name and email the main form keeps (embed.js, post).
+        if (!form.querySelector(".identity") && requires.length) {
+          const value = (name) => fields.querySelector(`[name=${name}]`).value.trim();
+          this.kit.store.set("me:" + widget.site, { name: value("name"), email: value("email") });
+        }
+      }, true);
     }
 
     // ---- the panel -----------------------------------------------------------------------------

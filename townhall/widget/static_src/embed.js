@@ -250,8 +250,7 @@
       this.host.dispatchEvent(new CustomEvent("townhall:" + event, { detail }));
     }
 
-    t(key, vars = {}) {
-      let text = this.strings[key];
+    t(key, vars = {}, text = this.strings[key]) {
       if (text && typeof text === "object") text = text[this.plural.select(vars.n ?? 0)] || text.other;
       return String(text ?? key).replace(/\{(\w+)\}/g, (_, name) => vars[name] ?? "");
     }
@@ -347,6 +346,9 @@
         if (reset) this.listen(this.thread.live_event_id);
         this.more.hidden = !this.cursor;
         this.form.element.hidden = this.thread.is_open === false;
+        // A site that asks guests for more than the defaults, or allows none: account.js has the rules.
+        const rules = this.thread.signin;
+        if (reset && rules && (!rules.guest || rules.guest_requires.length)) this.account();
         this.emit("loaded", { thread: this.thread, comments, ms: performance.now() - STARTED });
       } catch (error) {
         this.showAlert(reset ? this.t("loadError") + " " + this.errorText(error) : this.errorText(error),
@@ -776,7 +778,7 @@
       const form = h("form", { class: "composer", "aria-label": label, novalidate: true },
         h("label", { for: id + "-body", class: "visually-hidden", text: field }),
         textarea, preview,
-        withIdentity ? h("div", { class: "identity" },
+        withIdentity ? h("div", { class: "identity", hidden: !!this.session },
           h("label", {}, h("span", { text: this.t("name") }), name),
           h("label", {}, h("span", { text: this.t("email") }), email)) : null,
         notify ? h("label", { class: "check" }, notify, h("span", { text: this.t("notifyReplies") })) : null,
@@ -826,6 +828,8 @@
           send.disabled = false;
         }
       });
+      // For account.js: a form for a new comment (not an edit) follows the site's rules for guests.
+      this.emit("composer", { form, fresh: withIdentity || withNotify });
       return { element: form, textarea };
     }
 
@@ -1011,13 +1015,26 @@
   Townhall.server = SERVER;
   Townhall.widgets = widgets;
   Townhall.extend = (fn) => { extensions.push(fn); for (const widget of widgets) fn(widget); };
-  Townhall.signIn = (sso) => Promise.all(widgets.map((w) => w.account({ sso })));
+  // One sign-in per token (a token signs in once): the first widget's; before any has started,
+  // the token waits for the first.
+  let pending;
+  Townhall.signIn = (sso) => widgets[0]?.account({ sso }) ?? Promise.resolve(pending = sso);
   window.Townhall = Townhall;
 
   let prompted;
-  // A magic link's token: out of the address (history, sharing) before anything else.
-  let magic = location.hash.split("#townhall-signin=")[1];
-  if (magic) history.replaceState(history.state, "", location.href.split("#")[0]);
+  // A magic link's token: out of the address (history, sharing) before anything else, whether
+  // the link opened the page or came to a page already open.
+  const takeMagic = () => {
+    const token = location.hash.split("#townhall-signin=")[1];
+    if (token) history.replaceState(history.state, "", location.href.split("#")[0]);
+    return token;
+  };
+  let magic = takeMagic();
+  addEventListener("hashchange", () => {
+    const token = takeMagic();
+    if (token && widgets[0]) widgets[0].account({ magic: token });
+    else magic ||= token;
+  });
   function start() {
     const campaigns = document.querySelectorAll("[data-townhall-campaign]");
     if (campaigns.length) {
@@ -1040,8 +1057,9 @@
           .catch(() => { /* no prompt, then */ });
       });
       widget.load(true).then(() => { widget.reveal(); widget.bubble(); });
-      if (magic || options.ssoToken || widget.session) widget.account({ magic, sso: options.ssoToken });
-      magic = null;
+      const sso = options.ssoToken || pending;
+      if (magic || sso || widget.session) widget.account({ magic, sso });
+      magic = pending = null;
     }
   }
 

@@ -17,6 +17,8 @@
 (() => {
   "use strict";
 
+  // This module's strings: the "inline" section of each locale file (assets.py).
+  const LOCALES = "/*@LOCALES@*/";
   const PAGE_CSS = "mark.townhall-passage{background:#fff1a8;color:inherit;cursor:pointer}"
     + "mark.townhall-passage.townhall-active{background:#ffd84d}"
     + "[data-townhall-ui]{font:13px system-ui,sans-serif}"
@@ -47,7 +49,11 @@
       this.ready = this.refresh();
     }
 
-    t(key, vars) { return this.w.t(key, vars); }
+    /* This module's strings first, then the widget's. */
+    t(key, vars) {
+      const own = { ...LOCALES.en, ...LOCALES[this.w.locale] }[key];
+      return own ? this.w.t(key, vars, own) : this.w.t(key, vars);
+    }
 
     // ---- the filter ----------------------------------------------------------------------------
 
