@@ -1,12 +1,13 @@
 """Benchmarks: thread read and embed widget, Townhall vs Isso 0.14 (and the limit); Granian vs
 uvicorn; email; re-anchoring; the moderation pipeline; posting with moderation on, Townhall vs
-Isso; the first page of a 10,000-comment thread; memory per process under load.
+Isso; the first page of a 10,000-comment thread; memory per process under load; live
+updates; importing a Disqus export, Townhall vs Isso.
 
 Usage: python bench/run.py [--benchmark thread-read,servers,widget,notifications,anchoring,
-                                        moderation,posting,big-thread,memory]
+                                        moderation,posting,big-thread,memory,live,import]
                            [--duration 10] [--runs 15] [--subscribers 10000]
                            [--servers townhall,isso,limit] [--posts 20000]
-                           [--page-duration 5]
+                           [--page-duration 5] [--import-comments 1000000]
 
 thread-read: each server is installed/prepared, started on a free 127.0.0.1
 port, seeded with the same deterministic corpus (bench/corpus.py) through its
@@ -81,10 +82,17 @@ and post: on one process, then on two processes through Redis (1,000 readers
 each, posts alternating), with the servers' memory with every stream open
 (bench/live.py).
 
+import: a generated Disqus export of 100,000 posts through `townhall import`
+and through Isso 0.14's `isso import`, each on a fresh SQLite database, then
+the same file through Townhall again (nothing new may be written), then
+1,000,000 posts through Townhall (the target: under 10 minutes and 300 MB);
+wall time, CPU and peak resident size of each importer's process, and the
+comments it wrote (bench/importing.py).
+
 Output per benchmark: a table on stdout, raw JSON in bench/results/ and its
 own section of docs/benchmarks.md (`thread-read-200`, `asgi-servers`,
 `widget`, `notifications`, `anchoring`, `moderation`, `posting`,
-`big-thread`, `memory`, `live`; other sections are kept).
+`big-thread`, `memory`, `live`, `import`; other sections are kept).
 """
 
 from __future__ import annotations
@@ -106,6 +114,7 @@ import anchoring
 import asgi_servers
 import big_thread
 import corpus
+import importing
 import isso_peer
 import limit_peer
 import live
@@ -140,6 +149,7 @@ OPTIONS = {
     big_thread.BENCH_KEY: (*WRK_OPTIONS, "page_duration"),
     memory.BENCH_KEY: (*WRK_OPTIONS, "servers", "posts"),
     live.BENCH_KEY: (),
+    importing.BENCH_KEY: ("import_comments",),
 }
 
 PeerFactory = Callable[[], AbstractContextManager[RunningPeer]]
@@ -269,6 +279,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         5,
         "big-thread only: wrk duration per page (12 pages)",
         "SECONDS",
+    )
+    add_bounded(
+        parser,
+        "--import-comments",
+        1_000,
+        1_000_000,
+        importing.TARGET_COMMENTS,
+        "import only: posts in the generated Disqus file Townhall alone imports (both importers "
+        f"read one of {importing.SIDE_BY_SIDE:,} first)",
     )
     parser.add_argument(
         "--docs",
@@ -708,6 +727,15 @@ def live_bench(args: argparse.Namespace) -> None:
     finish(args, env, measured, lambda: live.section_markdown(env, measured, seconds))
 
 
+def import_bench(args: argparse.Namespace) -> None:
+    """Importing a generated Disqus export, Townhall vs Isso, then the million; report."""
+    env = environment(args, importing.BENCH_KEY)
+    env.pop("corpus")
+    measured = importing.run_all(args)
+    importing.print_results(measured)
+    finish(args, env, measured, lambda: importing.section_markdown(env, measured))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "thread-read": thread_read,
     "servers": server_choice,
@@ -719,6 +747,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "big-thread": big_thread_bench,
     "memory": memory_bench,
     "live": live_bench,
+    "import": import_bench,
 }
 WRK_BENCHMARKS = {"thread-read", "servers", "posting", "big-thread", "memory"}
 

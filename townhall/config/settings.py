@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "townhall.moderation",
     "townhall.live",
     "townhall.support",
+    "townhall.migration",
     "townhall.widget",
     "townhall.demo",
 ]

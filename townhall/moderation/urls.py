@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from townhall.moderation import readers, views
 
@@ -31,6 +31,7 @@ urlpatterns = [
         name="reader-delete",
     ),
     path("<slug:slug>/rules/", views.rules, name="rules"),
+    path("", include("townhall.migration.urls")),  # /moderate/<site>/import/
     path("<slug:slug>/bulk/", views.bulk, name="bulk"),
     path("<slug:slug>/undo/<int:entry_id>/", views.undo, name="undo"),
     path("<slug:slug>/comments/<int:comment_id>/decide/", views.decide, name="decide"),
