@@ -14,10 +14,14 @@ from townhall.migration import sources
 from townhall.migration.engine import ImportReport, run_import
 from townhall.sites.models import Site
 
-SAMPLES = Path(
-    os.environ.get("TOWNHALL_IMPORT_SAMPLES")
-    or Path(__file__).resolve().parents[3] / "shared" / "import-samples"
-)
+# The project's shared folder sits beside the checkout (../shared); a clone elsewhere finds it
+# at its place on the project's machines.
+_PLACES = [
+    Path(os.environ.get("TOWNHALL_IMPORT_SAMPLES", "")),
+    Path(__file__).resolve().parents[3] / "shared" / "import-samples",
+    Path("/work/shared/import-samples"),
+]
+SAMPLES = next((place for place in _PLACES if str(place) != "." and place.is_dir()), _PLACES[1])
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@ export (data/wpdiscuz.xml, see data/README.md), and end to end through the engin
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.migration.conftest import SAMPLES
 from townhall.discussions.anchoring import Anchor, locate
 from townhall.discussions.models import Comment, CommentStatus, Thread
 from townhall.discussions.schemas import Passage
@@ -29,10 +29,6 @@ from townhall.sites.models import Site
 
 DATA = Path(__file__).resolve().parent / "data"
 WPDISCUZ = DATA / "wpdiscuz.xml"
-SAMPLES = Path(
-    os.environ.get("TOWNHALL_IMPORT_SAMPLES")
-    or Path(__file__).resolve().parents[3] / "shared" / "import-samples"
-)
 
 
 @pytest.fixture
