@@ -33,6 +33,7 @@ from typing import Any
 import isso_peer
 import report
 import townhall_peer
+from notifications import source_state
 from support import ARTICLE_ORIGIN, BenchError, cpu_busy_share, group_memory
 
 BENCH_KEY = "import"
@@ -242,7 +243,10 @@ def isso_import(export: Path, work: Path) -> dict[str, Any]:
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """Generate both files, run the importers one at a time, check what they wrote."""
-    measured: dict[str, Any] = {"background_cpu_busy": cpu_busy_share()}
+    measured: dict[str, Any] = {
+        "background_cpu_busy": cpu_busy_share(),
+        "source": source_state(),
+    }
     with workdir() as files:
         side_by_side = min(SIDE_BY_SIDE, args.import_comments)  # a smaller run: both smaller
         small = files / f"disqus-{side_by_side}.xml"
@@ -298,7 +302,7 @@ def problems(measured: dict[str, Any]) -> list[str]:
 HEADERS = [
     "Importer",
     "Comments in the file",
-    "Written",
+    "Comments in its database after",
     "Wall time (s)",
     "Comments/s",
     "CPU (s)",
@@ -359,6 +363,8 @@ def print_results(measured: dict[str, Any]) -> None:
 
 def section_markdown(env: dict[str, Any], measured: dict[str, Any]) -> str:
     m = env["machine"]
+    edited = measured["source"]["townhall_changes"]
+    changes = f", with uncommitted changes to {', '.join(edited)}" if edited else ""
     small, big = measured["small_file"], measured["big_file"]
     th_small, isso = measured["townhall_small"], measured["isso_small"]
     met, text = verdict(measured)
@@ -377,7 +383,8 @@ def section_markdown(env: dict[str, Any], measured: dict[str, Any]) -> str:
 - **Date**: {env["date"]}
 - **Machine**: {m["cpu"]}, {m["cores"]} cores, {m["ram_gib"]} GiB RAM, {m["os"]}, \
 kernel {m["kernel"]}
-- **Software**: harness on Python {env["harness_python"]}; Townhall (SQLite), Isso {isso["version"]}
+- **Software**: harness on Python {env["harness_python"]}; Townhall (commit \
+{measured["source"]["commit"]}{changes}, SQLite), Isso {isso["version"]}
 
 ### Command
 
