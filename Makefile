@@ -49,9 +49,14 @@ browser:
 	  && $(APT_INSTALL) $(BROWSER_PACKAGES) >/dev/null 2>&1; } \
 	  || { apt-get update -qq && $(APT_INSTALL) $(BROWSER_PACKAGES) >/dev/null; }
 
+# pip-audit: known vulnerabilities (PyPI's advisory data) in the installed dependencies, the
+# project itself (installed editable) left out. --strict: a package it could not look up fails
+# the run rather than passing unaudited. Offline: `make lint PIP_AUDIT=true` skips it.
+PIP_AUDIT ?= $(BIN)/pip-audit --skip-editable --strict --progress-spinner off
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy townhall
+	$(PIP_AUDIT)
 
 BENCH_ARGS ?=
 bench: install

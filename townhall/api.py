@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import orjson
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.renderers import BaseRenderer
 
-from townhall.core.errors import PayloadTooLarge, RateLimited, TownhallError
+from townhall.core.errors import PayloadTooLarge, StorageFull, TownhallError, is_storage_full
+from townhall.core.nul import nul_input
 from townhall.discussions.api import router as discussions_router
 from townhall.identity.api import router as identity_router
 from townhall.live.api import router as live_router
@@ -29,7 +33,33 @@ class OrjsonRenderer(BaseRenderer):
         return orjson.dumps(data)
 
 
-api = NinjaAPI(
+class OrjsonParser(Parser):
+    """Reads JSON bodies with orjson, which refuses text that is not Unicode: ``json.loads``
+    turns a lone surrogate escape (``"\\ud800"``) into a str that no database and no sanitizer
+    can encode, and the write failed with a 500. Now it is the 400 of any malformed body."""
+
+    def parse_body(self, request: HttpRequest):
+        return orjson.loads(request.body)
+
+
+class TownhallAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        """The document, with the `413 payload_too_large` every operation that takes a body may
+        answer (core.middleware refuses bodies over the limit before any view runs)."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation["responses"].setdefault(413, _PAYLOAD_TOO_LARGE)
+        return schema
+
+
+_PAYLOAD_TOO_LARGE = {
+    "description": "Payload Too Large: the body is over the size limit (64 KiB by default).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+api = TownhallAPI(
     title="Townhall API",
     version="1",
     description=(
@@ -37,10 +67,37 @@ api = NinjaAPI(
         'Every error is a JSON body `{"error": {"code", "message", "field"?}}`.'
     ),
     renderer=OrjsonRenderer(),
+    parser=OrjsonParser(),
     urls_namespace="api",
     # The interactive docs page loads Swagger UI from a CDN; the document itself is enough.
     docs_url=None,
 )
+
+
+def _refuse_nul_characters(run):
+    """Before any view: a NUL character anywhere in the input is a 422 naming where."""
+
+    @functools.wraps(run)
+    def guarded(request: HttpRequest, **path_params):
+        loc = nul_input(request, path_params)
+        if loc is None:
+            return run(request, **path_params)
+        message = "text may not contain NUL (\\u0000) characters"
+        where = ".".join(loc[1:]) or loc[0]
+        body = {
+            "error": {
+                "code": "invalid_request",
+                "message": f"{where}: {message}",
+                "field": where,
+                "fields": [{"loc": loc, "message": message}],
+            }
+        }
+        return api.create_response(request, body, status=422)
+
+    return guarded
+
+
+api.add_decorator(_refuse_nul_characters, mode="view")
 api.add_router("/v1", discussions_router)
 api.add_router("/v1", notifications_router)
 api.add_router("/v1", moderation_router)
@@ -51,7 +108,7 @@ api.add_router("/v1", identity_router)
 
 def _error_response(request: HttpRequest, error: TownhallError) -> HttpResponse:
     response = api.create_response(request, error.as_dict(), status=error.status)
-    if isinstance(error, RateLimited):
+    if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 
@@ -59,6 +116,16 @@ def _error_response(request: HttpRequest, error: TownhallError) -> HttpResponse:
 @api.exception_handler(TownhallError)
 def on_townhall_error(request: HttpRequest, error: TownhallError) -> HttpResponse:
     return _error_response(request, error)
+
+
+@api.exception_handler(OperationalError)
+def on_operational_error(request: HttpRequest, error: OperationalError) -> HttpResponse:
+    """A full disk is the operator's to fix, not a bug: the reader gets a clear 507 (the write
+    was rolled back whole) and the log one line without a traceback. Anything else is a 500."""
+    if not is_storage_full(error):
+        raise error
+    logger.error("The database is full, a write was refused: %s", error)
+    return _error_response(request, StorageFull())
 
 
 @api.exception_handler(ValidationError)

@@ -37,11 +37,14 @@ def test_widget_layout_matches_the_baseline(page, server, tmp_path):
     widget.get_by_role("button", name="Close", exact=True).click()  # the first-visit bubble
     expect(widget.get_by_text("Would love your thoughts, please comment.")).to_have_count(0)
     page.mouse.move(0, 0)
+    # A constructed style sheet: the demo page's CSP refuses a <style> element it does not know.
     widget.evaluate(
-        """host => host.shadowRoot.append(Object.assign(document.createElement("style"), {
-            textContent: "time { display: inline-block !important; width: 7em !important;"
-                + " overflow: hidden !important; white-space: nowrap !important; }",
-        }))"""
+        """host => {
+            const sheet = new CSSStyleSheet();
+            sheet.replaceSync("time { display: inline-block !important; width: 7em !important;"
+                + " overflow: hidden !important; white-space: nowrap !important; }");
+            host.shadowRoot.adoptedStyleSheets = [...host.shadowRoot.adoptedStyleSheets, sheet];
+        }"""
     )
     page.evaluate("document.fonts.ready")
     shot = widget.screenshot(

@@ -298,3 +298,18 @@ def test_healthz(api, site):
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("field", ["body", "author_name", "title"])
+def test_a_lone_surrogate_is_a_malformed_body_not_a_500(api, site, field):
+    """JSON lets a string escape half of a UTF-16 pair ("\\ud800"); it is no character, and no
+    database could store it. The body is refused as malformed, whichever field holds it."""
+    payload = {"site": "news", "url": ARTICLE, "body": "Fine.", field: "a \\ud800 b"}
+    raw = json.dumps(payload).replace("\\\\ud800", "\\ud800")
+    assert "\\ud800" in raw
+
+    response = api.post("/api/v1/comments", raw=raw)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_body"
+    assert not Comment.objects.exists()

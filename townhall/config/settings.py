@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the middleware that may answer early, so that every response gets the headers.
+    "townhall.core.middleware.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "townhall.core.middleware.RequestSizeLimitMiddleware",
     "townhall.core.middleware.JsonApiErrorsMiddleware",
@@ -191,9 +193,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
+# Security headers (docs/deploy.md, "Security headers"): Django's SecurityMiddleware and
+# XFrameOptionsMiddleware send these; townhall.core.middleware.SecurityHeadersMiddleware adds
+# each response's Content-Security-Policy and the API's Referrer-Policy (no-referrer).
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Stricter than strict-origin-when-cross-origin: Townhall's pages tell other sites nothing, not
+# even their origin (the addresses of email links hold tokens). Same-origin requests keep the
+# full address, which Django's CSRF check of HTTPS form posts reads when Origin is absent.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Nothing Townhall serves is framed (the widget is a script, not an iframe).
 X_FRAME_OPTIONS = "DENY"
+# No HSTS from Django: TLS ends at the proxy, so Django sees plain HTTP (it sends HSTS only on
+# requests it knows are secure); the proxy sends it (docs/deploy.md, "Security headers").
 # Cookies serve only Townhall's own pages (moderation, admin, subscription and test-checkout
 # pages), never the widget: it sends a bearer token (docs/sso.md, "Why no cookies"). Lax: sent
 # on top-level navigation to these pages, never on cross-site subrequests or form posts.

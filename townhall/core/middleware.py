@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from townhall.core import headers
 from townhall.core.errors import PayloadTooLarge
 
 
@@ -60,4 +61,35 @@ class JsonApiErrorsMiddleware:
             if allowed:
                 replacement["Allow"] = allowed
             return replacement
+        return response
+
+
+class SecurityHeadersMiddleware:
+    """Townhall's security headers (``core.headers``) on every response Django answers.
+
+    A view that sets its own ``Content-Security-Policy`` keeps it (the moderators' pages, the
+    support pages with their checkout's origin in ``form-action``); the others get the policy of
+    their kind: the API's minimal one for everything but HTML pages, the strict page policy
+    for Townhall's own pages. Listed after ``SecurityMiddleware``, whose ``Referrer-Policy`` is
+    only a default.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Also on the responses that middleware further in answers itself (a CORS preflight,
+        # a 413, the API's JSON 405), which Django's clickjacking middleware never sees.
+        response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+        if request.path.startswith("/api/"):
+            for name, value in headers.API_HEADERS.items():
+                response.headers.setdefault(name, value)
+        elif "Content-Security-Policy" not in response.headers:
+            is_page = response.get("Content-Type", "").startswith("text/html")
+            if is_page and not response.streaming:
+                policy = headers.page_csp(response.content)
+            else:
+                policy = headers.MINIMAL_CSP
+            response.headers["Content-Security-Policy"] = policy
         return response

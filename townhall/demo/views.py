@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
 import orjson
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from townhall.core.errors import NotFound
 from townhall.demo.seed import CAMPAIGN_SLUG, DEMO_SLUG, seed_article
@@ -24,6 +25,23 @@ from townhall.widget.assets import embed_script_url
 LANGUAGES = ("en", "de")  # ?lang=de shows the page, its goal bar and its comments in German
 # The seed page writes its amounts with the symbol after the number: "5,000 $".
 SEED_PATTERN = "#,##0 ¤"
+
+
+# The demo page's own script and style sheet: files, not inline, under its Content-Security-Policy.
+ASSETS = {
+    "demo.js": "text/javascript; charset=utf-8",
+    "demo.css": "text/css; charset=utf-8",
+}
+ASSET_DIR = Path(__file__).parent / "static_src"
+
+
+@require_safe
+def asset(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in ASSETS:
+        raise Http404(name)
+    response = HttpResponse((ASSET_DIR / name).read_bytes(), content_type=ASSETS[name])
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def home(request: HttpRequest) -> HttpResponse:

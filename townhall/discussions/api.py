@@ -132,7 +132,49 @@ def get_replies(request: HttpRequest, comment_id: int, params: Query[RepliesQuer
     return response
 
 
-@router.post("/comments", response={201: PostedCommentOut, 202: PostedCommentOut, **ERRORS})
+# OpenAPI links: what a client (and the API fuzzer's stateful run) may do next with the comment
+# it just posted. Its edit token goes as `Authorization: Bearer`, which links cannot express.
+_POSTED_COMMENT_ID = "$response.body#/comment/id"
+POSTED_COMMENT_LINKS = {
+    "GetReplies": {
+        "operationId": "townhall_discussions_api_get_replies",
+        "parameters": {"comment_id": _POSTED_COMMENT_ID},
+        "description": "The replies under the comment (`root_id` is its top-level comment).",
+    },
+    "EditComment": {
+        "operationId": "townhall_discussions_api_edit_comment",
+        "parameters": {"comment_id": _POSTED_COMMENT_ID},
+        "description": "Edit it with `Authorization: Bearer <edit_token>`.",
+    },
+    "DeleteComment": {
+        "operationId": "townhall_discussions_api_delete_comment",
+        "parameters": {"comment_id": _POSTED_COMMENT_ID},
+        "description": "Delete it with `Authorization: Bearer <edit_token>`.",
+    },
+    "VoteComment": {
+        "operationId": "townhall_discussions_api_vote_comment",
+        "parameters": {"comment_id": _POSTED_COMMENT_ID},
+        "description": "Vote on it.",
+    },
+    "FlagComment": {
+        "operationId": "townhall_moderation_api_flag_comment",
+        "parameters": {"comment_id": _POSTED_COMMENT_ID},
+        "description": "Report it to the site's moderators.",
+    },
+}
+POST_COMMENT_OPENAPI = {
+    "responses": {
+        201: {"links": POSTED_COMMENT_LINKS},
+        202: {"links": POSTED_COMMENT_LINKS},
+    }
+}
+
+
+@router.post(
+    "/comments",
+    response={201: PostedCommentOut, 202: PostedCommentOut, **ERRORS},
+    openapi_extra=POST_COMMENT_OPENAPI,
+)
 def post_comment(request: HttpRequest, data: CommentIn):
     """Posts a comment. `201` when it is visible, `202` when it waits for moderation."""
     site = access_site(data.site)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from townhall.core.headers import API_HEADERS
 from townhall.discussions import pages, versions
 from townhall.discussions.urls import InvalidArticleUrl, canonical_url_key, split_article_url
 from townhall.sites.queries import known_allowed_origins
@@ -46,10 +47,10 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 
 def common_headers() -> list[tuple[bytes, bytes]]:
-    """What Django's security and clickjacking middleware add to every response."""
+    """What Django's security and clickjacking middleware and Townhall's security headers
+    (``core.headers``) add to every API response."""
     headers = [(b"x-content-type-options", b"nosniff")]
-    if settings.SECURE_REFERRER_POLICY:
-        headers.append((b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()))
+    headers += [(name.lower().encode(), value.encode()) for name, value in API_HEADERS.items()]
     if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
         headers.append(
             (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())

@@ -40,6 +40,7 @@ keeps no per-call state on its matcher; older releases cache the last match on t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import nh3
@@ -49,7 +50,7 @@ from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-__all__ = ["render_markdown"]
+__all__ = ["render_markdown", "without_lone_surrogates"]
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -66,6 +67,16 @@ LINK_REL = "nofollow ugc noopener"
 # backslashes are already escaped and can't hide a scheme. The slashes are required: per the
 # URL standard "https:evil" is a relative URL when the embedding page is itself https.
 _LINK_PREFIXES = ("http://", "https://", "mailto:")
+
+
+# Half of a UTF-16 pair on its own: a JSON string may hold one (``"\ud800"`` decodes to it), but
+# it is no character, has no UTF-8 form, and the sanitizer (Rust) can't take it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, the replacement character."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _validate_link(url: str) -> bool:
@@ -162,4 +173,4 @@ def render_markdown(source: str) -> str:
     """Render comment Markdown to sanitized HTML; blank input gives ``""``."""
     if not source.strip():
         return ""
-    return _CLEANER.clean(_MARKDOWN.render(source)).strip()
+    return _CLEANER.clean(_MARKDOWN.render(without_lone_surrogates(source))).strip()

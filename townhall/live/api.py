@@ -48,7 +48,7 @@ class LiveUnavailable(TownhallError):
 
 @router.get(
     "/threads/{thread_id}/events",
-    response={404: ErrorOut, 503: ErrorOut},
+    response={404: ErrorOut, 422: ErrorOut, 503: ErrorOut},
     openapi_extra=EVENTS_OPENAPI,
 )
 def thread_events(request: HttpRequest, thread_id: int):

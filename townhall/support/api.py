@@ -136,7 +136,7 @@ def start_checkout(request: HttpRequest, site: str, slug: str, data: CheckoutIn)
 
 @router.post(
     "/stripe/webhook/{site}",
-    response={200: WebhookOut, 400: ErrorOut, 404: ErrorOut},
+    response={200: WebhookOut, 400: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     openapi_extra=WEBHOOK_OPENAPI,
 )
 def stripe_webhook(request: HttpRequest, site: str):

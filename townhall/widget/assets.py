@@ -154,6 +154,22 @@ def embed_script() -> Script:
     )
 
 
+_PAGE_CSS = re.compile(r"const PAGE_CSS = ((?:\s*\+?\s*\"[^\"]*\")+);")
+
+
+def style_sheets() -> list[str]:
+    """Every style sheet the widget's scripts put into a page as a ``<style>`` element, as
+    they put it: the Content-Security-Policy of Townhall's own pages allows these by hash."""
+    sheets = [
+        rcssmin.cssmin(path.read_text("utf-8")) for path in (STYLES, SUPPORT_STYLES, ACCOUNT_STYLES)
+    ]
+    found = _PAGE_CSS.search(INLINE.read_text("utf-8"))
+    if found is None:
+        raise ValueError("inline.js: PAGE_CSS is not a concatenation of string literals")
+    sheets.append("".join(json.loads(part) for part in re.findall(r'"[^"]*"', found.group(1))))
+    return sheets
+
+
 def embed_script_url() -> str:
     """The script's path with its content hash, cacheable for a year."""
     return f"/embed.{embed_script().digest}.js"
