@@ -20,7 +20,7 @@ from townhall.core.errors import BadRequest, Forbidden, NotFound
 from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
 from townhall.discussions.pages import Article, present_comment, resolve_article
-from townhall.discussions.rendering import render_markdown
+from townhall.discussions.rendering import normalize_body, render_markdown
 from townhall.discussions.signals import comment_held, comment_published
 from townhall.identity.actions import do_create_guest, do_update_guest
 from townhall.identity.models import Commenter
@@ -327,7 +327,7 @@ def do_vote_comment(comment: Comment, *, voter_key: str, value: int) -> Comment:
 
 
 def _clean_body(site: Site, body: str) -> str:
-    text = body.replace("\r\n", "\n").replace("\x00", "").strip()
+    text = normalize_body(body)
     if not text:
         raise BadRequest("The comment is empty.", code="empty_body", field="body")
     if len(text) > site.max_comment_chars:

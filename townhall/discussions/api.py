@@ -134,33 +134,39 @@ def get_replies(request: HttpRequest, comment_id: int, params: Query[RepliesQuer
 
 # OpenAPI links: what a client (and the API fuzzer's stateful run) may do next with the comment
 # it just posted. Its edit token goes as `Authorization: Bearer`, which links cannot express.
-_POSTED_COMMENT_ID = "$response.body#/comment/id"
+def _posted_comment_link(operation_id: str, description: str) -> dict[str, object]:
+    return {
+        "operationId": operation_id,
+        "parameters": {"comment_id": "$response.body#/comment/id"},
+        "description": description,
+    }
+
+
 POSTED_COMMENT_LINKS = {
-    "GetReplies": {
-        "operationId": "townhall_discussions_api_get_replies",
-        "parameters": {"comment_id": _POSTED_COMMENT_ID},
-        "description": "The replies under the comment (`root_id` is its top-level comment).",
-    },
-    "EditComment": {
-        "operationId": "townhall_discussions_api_edit_comment",
-        "parameters": {"comment_id": _POSTED_COMMENT_ID},
-        "description": "Edit it with `Authorization: Bearer <edit_token>`.",
-    },
-    "DeleteComment": {
-        "operationId": "townhall_discussions_api_delete_comment",
-        "parameters": {"comment_id": _POSTED_COMMENT_ID},
-        "description": "Delete it with `Authorization: Bearer <edit_token>`.",
-    },
-    "VoteComment": {
-        "operationId": "townhall_discussions_api_vote_comment",
-        "parameters": {"comment_id": _POSTED_COMMENT_ID},
-        "description": "Vote on it.",
-    },
-    "FlagComment": {
-        "operationId": "townhall_moderation_api_flag_comment",
-        "parameters": {"comment_id": _POSTED_COMMENT_ID},
-        "description": "Report it to the site's moderators.",
-    },
+    name: _posted_comment_link(operation_id, description)
+    for name, operation_id, description in (
+        (
+            "GetReplies",
+            "townhall_discussions_api_get_replies",
+            "The replies under the comment (`root_id` is its top-level comment).",
+        ),
+        (
+            "EditComment",
+            "townhall_discussions_api_edit_comment",
+            "Edit it with `Authorization: Bearer <edit_token>`.",
+        ),
+        (
+            "DeleteComment",
+            "townhall_discussions_api_delete_comment",
+            "Delete it with `Authorization: Bearer <edit_token>`.",
+        ),
+        ("VoteComment", "townhall_discussions_api_vote_comment", "Vote on it."),
+        (
+            "FlagComment",
+            "townhall_moderation_api_flag_comment",
+            "Report it to the site's moderators.",
+        ),
+    )
 }
 POST_COMMENT_OPENAPI = {
     "responses": {

@@ -79,6 +79,12 @@ def without_lone_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
+def normalize_body(text: str) -> str:
+    """A comment's Markdown as it is stored: Unix line ends, no NUL (no database takes it), no
+    surrounding whitespace. Posted and imported comments alike."""
+    return text.replace("\r\n", "\n").replace("\x00", "").strip()
+
+
 def _validate_link(url: str) -> bool:
     return url.lower().startswith(_LINK_PREFIXES)
 

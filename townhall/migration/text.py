@@ -12,16 +12,16 @@ from typing import Any
 
 from html_to_markdown import convert as html_to_markdown
 
-from townhall.discussions.rendering import render_markdown, without_lone_surrogates
+from townhall.discussions.rendering import normalize_body, render_markdown, without_lone_surrogates
 
 
 def comment_text(markdown: str | None, html: str | None) -> tuple[str, str]:
     """(body, body_html): HTML from the source is converted to Markdown first, then both are
-    normalized as a posted body is (``discussions.actions._clean_body``) and rendered. A JSON
+    normalized as a posted body is (``normalize_body``) and rendered. A JSON
     source may hold lone surrogates, which no database can store: they become U+FFFD."""
     if markdown is None:
         markdown = html_to_markdown(without_lone_surrogates(html or "")).content or ""
-    body = without_lone_surrogates(markdown).replace("\r\n", "\n").replace("\x00", "").strip()
+    body = normalize_body(without_lone_surrogates(markdown))
     return body, render_markdown(body)
 
 
