@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from tests.conftest import ARTICLE, ORIGIN
@@ -292,3 +295,43 @@ def test_a_change_of_how_readers_comment_reaches_pages_cached_before(api, site, 
     version = Thread.objects.get(site=site).version
     do_set_sign_in(site, sso_trust_email=False)
     assert Thread.objects.get(site=site).version == version
+
+
+def _cursor(values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        ("newest", ["2024-05-01T10:00:00", 1]),  # no time zone
+        ("newest", ["2024-05-01T10:00:00+00:00", 2**70]),  # beyond any id column
+        ("newest", ["2024-05-01T10:00:00+00:00", 2**63]),  # parses, but no bigint holds it
+        ("newest", ["2024-05-01T10:00:00+00:00", -(2**70)]),
+        ("oldest", ["0001-01-01T00:00:00+14:00", 1]),  # before the first representable instant
+        ("oldest", ["9999-12-31T23:59:59-14:00", 1]),  # after the last one
+        ("newest", ["2024-05-01T10:00:00+00:00", 1.5]),
+        ("newest", ["2024-05-01T10:00:00+00:00", True]),
+        ("newest", [20240501, 1]),
+        ("newest", {"created": "2024-05-01T10:00:00+00:00", "id": 1}),
+        ("most_voted", [2**70, "2024-05-01T10:00:00+00:00", 1]),
+        ("most_voted", [-(2**63) - 1, "2024-05-01T10:00:00+00:00", 1]),
+        ("most_voted", [1, "2024-05-01T10:00:00+00:00", 1, 4]),
+    ],
+)
+def test_a_hand_made_cursor_is_a_400_not_a_500(api, site, sort, values):
+    api.comment(site, "One comment to page past")
+    response = api.get(
+        "/api/v1/threads", site="news", url=ARTICLE, sort=sort, cursor=_cursor(values)
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_a_cursor_at_the_edges_of_time_pages_on(api, site):
+    """Odd but valid positions are positions: nothing is newer than the year 9999."""
+    api.comment(site, "One comment to page past")
+    latest = _cursor(["9999-12-31T23:59:59+00:00", 2**63 - 1])
+    response = api.get("/api/v1/threads", site="news", url=ARTICLE, sort="newest", cursor=latest)
+    assert response.status_code == 200
+    assert ids(response.json()["comments"]) != []
