@@ -7,14 +7,19 @@ import logging
 
 import orjson
 from django.core.exceptions import RequestDataTooBig
-from django.db import OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.renderers import BaseRenderer
 
-from townhall.core.errors import PayloadTooLarge, StorageFull, TownhallError, is_storage_full
+from townhall.core.errors import (
+    PayloadTooLarge,
+    TownhallError,
+    database_fault,
+    log_database_fault,
+)
 from townhall.core.nul import nul_input
 from townhall.discussions.api import router as discussions_router
 from townhall.identity.api import router as identity_router
@@ -44,20 +49,41 @@ class OrjsonParser(Parser):
 
 class TownhallAPI(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
-        """The document, with the `413 payload_too_large` every operation that takes a body may
-        answer (core.middleware refuses bodies over the limit before any view runs)."""
+        """The document, with the errors any operation may answer besides its own: `413
+        payload_too_large` where it takes a body (core.middleware refuses bodies over the limit
+        before any view runs), `503 database_unavailable` everywhere and `507 storage_full`
+        where it writes (the database out of reach or full, whatever the operation)."""
         schema = super().get_openapi_schema(*args, **kwargs)
         for operations in schema["paths"].values():
-            for operation in operations.values():
+            for method, operation in operations.items():
+                responses = operation["responses"]
                 if "requestBody" in operation:
-                    operation["responses"].setdefault(413, _PAYLOAD_TOO_LARGE)
+                    responses.setdefault(413, _PAYLOAD_TOO_LARGE)
+                responses.setdefault(503, _DATABASE_UNAVAILABLE)
+                if method.upper() in _WRITES:
+                    responses.setdefault(507, _STORAGE_FULL)
         return schema
 
 
-_PAYLOAD_TOO_LARGE = {
-    "description": "Payload Too Large: the body is over the size limit (64 KiB by default).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-}
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+
+
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+_PAYLOAD_TOO_LARGE = _error(
+    "Payload Too Large: the body is over the size limit (64 KiB by default)."
+)
+_DATABASE_UNAVAILABLE = _error(
+    "Service Unavailable: the database does not answer (`database_unavailable`); nothing was "
+    "written. Retry after the seconds in `Retry-After`."
+)
+_STORAGE_FULL = _error(
+    "Insufficient Storage: the database's disk is full (`storage_full`); nothing was written. "
+    "Retry after the seconds in `Retry-After`."
+)
 
 api = TownhallAPI(
     title="Townhall API",
@@ -119,13 +145,19 @@ def on_townhall_error(request: HttpRequest, error: TownhallError) -> HttpRespons
 
 
 @api.exception_handler(OperationalError)
-def on_operational_error(request: HttpRequest, error: OperationalError) -> HttpResponse:
-    """A full disk is the operator's to fix, not a bug: the reader gets a clear 507 (the write
-    was rolled back whole) and the log one line without a traceback. Anything else is a 500."""
-    if not is_storage_full(error):
+@api.exception_handler(InterfaceError)
+def on_database_error(request: HttpRequest, error: DatabaseError) -> HttpResponse:
+    """The database out of reach or out of room is the operator's to fix, not a bug: the reader
+    gets a clear 503 or 507 with a Retry-After (a write was rolled back whole), the log one line
+    without a traceback. Anything else is a 500."""
+    fault = database_fault(error)
+    if fault is None:
         raise error
-    logger.error("The database is full, a write was refused: %s", error)
-    return _error_response(request, StorageFull())
+    log_database_fault(logger, fault, error)
+    response = _error_response(request, fault)
+    # That one line is the log's: django.request is not to log the response again.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @api.exception_handler(ValidationError)

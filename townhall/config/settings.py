@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "townhall.core.middleware.RequestSizeLimitMiddleware",
     "townhall.core.middleware.JsonApiErrorsMiddleware",
+    # Database out of reach or full: 503 or 507 rather than a 500 (the API has its handlers).
+    "townhall.core.middleware.DatabaseFaultsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -28,24 +28,30 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class _Outage:
+    """Whether Redis is taken to be away, shared by every thread's instance of the cache:
+    Django makes one per thread, and each would otherwise try Redis and log on its own."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.down = False
+        self.retry_at = 0.0
+
+
 class ResilientRedisCache(RedisCache):
     RETRY_SECONDS = 1.0
-
-    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
-        super().__init__(server, params)
-        self._lock = threading.Lock()
-        self._down = False
-        self._retry_at = 0.0
+    _outage = _Outage()
 
     def _guarded(self, fallback: T, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self._down and time.monotonic() < self._retry_at:
+        outage = self._outage
+        if outage.down and time.monotonic() < outage.retry_at:
             return fallback
         try:
             result = call(*args, **kwargs)
         except RedisError as error:
-            with self._lock:
-                first, self._down = not self._down, True
-                self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            with outage.lock:
+                first, outage.down = not outage.down, True
+                outage.retry_at = time.monotonic() + self.RETRY_SECONDS
             if first:
                 logger.warning(
                     "Cache: Redis does not answer (%s); going on without the shared cache "
@@ -53,9 +59,9 @@ class ResilientRedisCache(RedisCache):
                     type(error).__name__,
                 )
             return fallback
-        if self._down:
-            with self._lock:
-                came_back, self._down = self._down, False
+        if outage.down:
+            with outage.lock:
+                came_back, outage.down = outage.down, False
             if came_back:
                 logger.warning("Cache: Redis answers again")
         return result

@@ -1,5 +1,5 @@
 """Domain errors. Actions and queries raise these; the API turns each into a JSON error (4xx, or
-a 5xx such as 507 when the server, not the request, is at fault).
+a 5xx such as 503 or 507 when the server, not the request, is at fault).
 
 Every error carries a stable machine-readable ``code`` (publishers script against it) and a
 message written for the person reading it.
@@ -7,10 +7,19 @@ message written for the person reading it.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+
+import psycopg
+from django.db import InterfaceError
 
 # PostgreSQL's SQLSTATE for "disk full" (class 53, insufficient resources).
 _POSTGRES_DISK_FULL = "53100"
+# PostgreSQL's SQLSTATEs for a server that is not there to answer, besides its class 08
+# (connection exception): too many connections, an administrator's or a crash's shutdown, "the
+# database system is starting up / shutting down". What libpq finds itself ("connection refused",
+# "server closed the connection unexpectedly") has no SQLSTATE at all.
+_POSTGRES_UNAVAILABLE = {"53300", "57P01", "57P02", "57P03"}
 
 
 class TownhallError(Exception):
@@ -85,12 +94,46 @@ class StorageFull(TownhallError):
 
     status = 507
     code = "storage_full"
+    log_line = "The database is full, a write was refused"
 
     def __init__(self, message: str = "", *, retry_after: int = 60):
         super().__init__(
             message or "The server's storage is full; nothing was saved. Try again later."
         )
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(TownhallError):
+    """The database does not answer (PostgreSQL restarting, the network to it down): nothing was
+    written, and the same request succeeds once it is back, with no restart of Townhall."""
+
+    status = 503
+    code = "database_unavailable"
+    log_line = "The database does not answer, a request was refused"
+
+    def __init__(self, message: str = "", *, retry_after: int = 5):
+        super().__init__(
+            message
+            or "The database is not answering; nothing was changed. Try again in a few seconds."
+        )
+        self.retry_after = retry_after
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether a database error (Django's, or the driver's it wraps) says the database server
+    is out of reach, rather than that this request or the data is wrong: the connection was
+    refused or lost, the server is shutting down or starting up, or it has no connection left;
+    or the connection was already known to be closed (an InterfaceError saying so). Only
+    PostgreSQL's errors qualify: SQLite is a file in this process, with no server to go away."""
+    for cause in (error, error.__cause__):
+        if isinstance(cause, (InterfaceError, psycopg.InterfaceError)):
+            if "closed" in str(cause):
+                return True
+        elif isinstance(cause, psycopg.OperationalError):
+            sqlstate = cause.sqlstate
+            if sqlstate is None or sqlstate.startswith("08") or sqlstate in _POSTGRES_UNAVAILABLE:
+                return True
+    return False
 
 
 def is_storage_full(error: BaseException) -> bool:
@@ -105,3 +148,22 @@ def is_storage_full(error: BaseException) -> bool:
         if getattr(cause, "sqlstate", None) == _POSTGRES_DISK_FULL:
             return True
     return False
+
+
+def database_fault(error: BaseException) -> StorageFull | DatabaseUnavailable | None:
+    """The error to answer for a database error that is the server's fault, not the request's
+    nor a bug (its database full or out of reach); None for any other, which stays a 500."""
+    if is_storage_full(error):
+        return StorageFull()
+    if is_database_unavailable(error):
+        return DatabaseUnavailable()
+    return None
+
+
+def log_database_fault(
+    logger: logging.Logger, fault: StorageFull | DatabaseUnavailable, error: BaseException
+) -> None:
+    """One line for the operator, without a traceback (it is not a bug) and without anything
+    of the request: what happened, and the first line of the driver's own words."""
+    first_line = str(error).strip().partition("\n")[0]
+    logger.error("%s: %s", fault.log_line, first_line)

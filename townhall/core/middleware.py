@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from html import escape
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from townhall.core import headers
-from townhall.core.errors import PayloadTooLarge
+from townhall.core.errors import PayloadTooLarge, database_fault, log_database_fault
+
+logger = logging.getLogger(__name__)
 
 
 class RequestSizeLimitMiddleware:
@@ -62,6 +67,43 @@ class JsonApiErrorsMiddleware:
                 replacement["Allow"] = allowed
             return replacement
         return response
+
+
+class DatabaseFaultsMiddleware:
+    """Answers the pages outside the JSON API (moderation, notifications, the demo) as the API
+    answers (``townhall.api``) when their database is out of reach or full: 503 or 507 with a
+    Retry-After and a short page, and one line in the log, instead of Django's 500 with a
+    traceback. The reader's next try, once the database is back, succeeds."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, error: Exception) -> HttpResponse | None:
+        if not isinstance(error, DatabaseError):
+            return None
+        fault = database_fault(error)
+        if fault is None:
+            return None
+        log_database_fault(logger, fault, error)
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(fault.as_dict(), status=fault.status)
+        else:
+            page = _FAULT_PAGE.format(message=escape(fault.message))
+            response = HttpResponse(page, status=fault.status, content_type="text/html")
+        response["Retry-After"] = str(fault.retry_after)
+        # That one line is the log's: django.request is not to log the response again.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
+
+
+_FAULT_PAGE = (
+    '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8">'
+    "<title>Try again shortly</title></head>\n"
+    "<body><h1>Try again shortly</h1><p>{message}</p></body>\n</html>\n"
+)
 
 
 class SecurityHeadersMiddleware:

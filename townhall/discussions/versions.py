@@ -74,12 +74,15 @@ class RedisVersions:
         # One asyncio client per event loop (uvicorn runs one loop per process).
         self._async: dict[int, redis.asyncio.Redis] = {}
         self._async_lock = threading.Lock()
+        self._failing = False
 
     def publish(self, key: str, version: int) -> None:
         try:
             self._script(keys=[self._prefix + key], args=[version, REDIS_TTL_SECONDS])
         except Exception as error:  # Redis down: reads fall back to the database
-            logger.warning("could not publish a thread version to Redis: %s", error)
+            self._failed(error)
+            return
+        self._answered()
 
     async def aget(self, key: str) -> int | None:
         import asyncio
@@ -99,9 +102,25 @@ class RedisVersions:
         try:
             value = await client.get(self._prefix + key)
         except Exception as error:
-            logger.warning("could not read a thread version from Redis: %s", error)
+            self._failed(error)
             return None
+        self._answered()
         return int(value) if value is not None else None
+
+    def _failed(self, error: Exception) -> None:
+        """Says so once per outage, not on every read and post while Redis is away."""
+        if not self._failing:
+            self._failing = True
+            logger.warning(
+                "Thread versions: Redis does not answer (%s); thread reads go to the database "
+                "until it does",
+                type(error).__name__,
+            )
+
+    def _answered(self) -> None:
+        if self._failing:
+            self._failing = False
+            logger.warning("Thread versions: Redis answers again")
 
     def clear(self) -> None:
         for key in self._sync.scan_iter(match=self._prefix + "*", count=500):

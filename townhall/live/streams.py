@@ -3,7 +3,8 @@
 Answered on the event loop, in front of Django (a stream is open for as long as the reader
 reads; a thread of Django's pool each would not scale to thousands of readers). A stream:
 
-1. finds the thread (404 JSON if there is none) and its site's origins (CORS);
+1. finds the thread (404 JSON if there is none; 503 ``database_unavailable`` with Retry-After
+   while the database does not answer) and its site's origins (CORS);
 2. subscribes to the broker, then sends what the reader missed since ``Last-Event-ID`` (the
    header EventSource sends when it reconnects, or ``?last_event_id=``) from the database, so
    nothing committed in between is lost;
@@ -20,6 +21,7 @@ the whole new state of what it names, so applying one twice is harmless.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import deque
 from typing import Any
@@ -28,11 +30,14 @@ from urllib.parse import parse_qs
 import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from townhall.config import env
+from townhall.core.errors import database_fault, log_database_fault
 from townhall.discussions.hotpath import common_headers
 from townhall.live.broker import HEARTBEAT, RESYNC, Subscription, broker, encode
+
+logger = logging.getLogger(__name__)
 
 PATH = re.compile(r"^/api/v1/threads/(\d{1,18})/events$")
 HEARTBEAT_SECONDS = float(env.get("LIVE_HEARTBEAT_SECONDS") or 15)
@@ -98,7 +103,15 @@ class LiveStreams:
 
     async def stream(self, scope, receive, send, thread_id: int) -> None:
         headers = dict(scope["headers"])
-        origins = await sync_to_async(_thread_origins, thread_sensitive=False)(thread_id)
+        try:
+            origins = await sync_to_async(_thread_origins, thread_sensitive=False)(thread_id)
+        except DatabaseError as error:
+            fault = database_fault(error)
+            if fault is None:
+                raise
+            log_database_fault(logger, fault, error)
+            await _json(send, fault.status, fault.code, fault.message, fault.retry_after)
+            return
         if origins is None:
             await _json(send, 404, "thread_not_found", "There is no such thread.")
             return
@@ -128,8 +141,15 @@ class LiveStreams:
         watcher = loop.create_task(_watch_disconnect(receive))
         try:
             await asyncio.wait({serving, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if serving.done() and not serving.cancelled() and serving.exception() is None:
-                # Ended by the server (reset, too slow a reader): close the response.
+            if serving.done() and not serving.cancelled():
+                failure = serving.exception()
+                if failure is not None:
+                    fault = database_fault(failure)
+                    if fault is None:
+                        raise failure
+                    log_database_fault(logger, fault, failure)
+                # Ended by the server (reset, too slow a reader, the database gone): close the
+                # response; the reader reconnects with Last-Event-ID and catches up.
                 await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass  # the reader went away mid-write
@@ -229,13 +249,10 @@ def _last_event_id(scope, headers: dict[bytes, bytes]) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) <= 18 else None
 
 
-async def _json(send, status: int, code: str, message: str) -> None:
+async def _json(send, status: int, code: str, message: str, retry_after: int | None = None) -> None:
     body = orjson.dumps({"error": {"code": code, "message": message}})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), *common_headers()],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), *common_headers()]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
