@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from townhall.core.errors import BadRequest
 from townhall.discussions.models import Comment, CommentStatus, Thread
+from townhall.notifications import app_settings
 from townhall.notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -218,18 +219,29 @@ def _ancestors(comment: Comment) -> list[dict[str, Any]]:
 
 
 def _due(now: datetime) -> Q:
-    """Pending deliveries that may be tried now (never tried, or their back-off is over)."""
-    return Q(status=DeliveryStatus.PENDING) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    )
+    """Deliveries that may be tried now: pending ones never tried or whose back-off is over, and
+    ones whose worker's claim ran out before it recorded them sent (the worker was killed)."""
+    return (
+        Q(status=DeliveryStatus.PENDING)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    ) | _abandoned(now)
+
+
+def _abandoned(now: datetime) -> Q:
+    return Q(status=DeliveryStatus.SENDING, lease_until__lte=now)
+
+
+WORKER_STOPPED = "Given up: the worker stopped while sending it, at its last attempt."
 
 
 def claim_deliveries(ids: Iterable[int]) -> list[Delivery]:
-    """Marks pending, due deliveries as being sent and returns them; a delivery claimed by one
-    worker is never returned to another (row locks on PostgreSQL; SQLite writes one at a time).
+    """Marks due deliveries as being sent, for one lease, and returns them; a delivery claimed
+    by one worker is not returned to another while the lease lasts (row locks on PostgreSQL;
+    SQLite writes one at a time). Each claim counts as an attempt.
 
     Pending mail about a comment that is no longer visible (deleted, or hidden by a moderator
-    since) is dropped instead.
+    since) is dropped instead, and mail whose worker was killed at every one of its attempts (a
+    message that stops the worker) is given up.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -237,14 +249,24 @@ def claim_deliveries(ids: Iterable[int]) -> list[Delivery]:
             # Only the deliveries' rows: a comment row locked by a vote must not hide them.
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(_due(now), pk__in=list(ids))
-            .values_list("pk", "comment__status")
+            .values_list("pk", "comment__status", "attempts")
         )
-        withdrawn = [pk for pk, status in rows if status != CommentStatus.VISIBLE]
-        claimed = [pk for pk, status in rows if status == CommentStatus.VISIBLE]
+        withdrawn = [pk for pk, status, _ in rows if status != CommentStatus.VISIBLE]
+        visible = [
+            (pk, attempts) for pk, status, attempts in rows if status == CommentStatus.VISIBLE
+        ]
+        spent = [pk for pk, attempts in visible if attempts >= MAX_ATTEMPTS]
+        claimed = [pk for pk, attempts in visible if attempts < MAX_ATTEMPTS]
         if withdrawn:
-            Delivery.objects.filter(pk__in=withdrawn, status=DeliveryStatus.PENDING).delete()
-        Delivery.objects.filter(pk__in=claimed, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1
+            Delivery.objects.filter(pk__in=withdrawn).delete()
+        if spent:
+            Delivery.objects.filter(pk__in=spent).update(
+                status=DeliveryStatus.FAILED, lease_until=None, last_error=WORKER_STOPPED
+            )
+        Delivery.objects.filter(pk__in=claimed).update(
+            status=DeliveryStatus.SENDING,
+            attempts=F("attempts") + 1,
+            lease_until=now + app_settings.delivery_lease(),
         )
     return list(
         Delivery.objects.select_related("subscriber__site", "comment__thread", "comment")
@@ -253,16 +275,16 @@ def claim_deliveries(ids: Iterable[int]) -> list[Delivery]:
     )
 
 
+def _immediate() -> Q:
+    return Q(subscriber__frequency=Frequency.IMMEDIATE, subscriber__confirmed_at__isnull=False)
+
+
 def due_immediate_deliveries(now: datetime | None = None, limit: int = 5000) -> list[int]:
     """Pending mail of immediate subscribers that is due and that no queued task will send:
     retries whose back-off is over, and deliveries left behind (see ``ORPHANED_AFTER``)."""
     now = now or timezone.now()
     return list(
-        Delivery.objects.filter(
-            status=DeliveryStatus.PENDING,
-            subscriber__frequency=Frequency.IMMEDIATE,
-            subscriber__confirmed_at__isnull=False,
-        )
+        Delivery.objects.filter(_immediate(), status=DeliveryStatus.PENDING)
         .filter(
             Q(next_attempt_at__lte=now)
             | Q(next_attempt_at__isnull=True, created__lte=now - ORPHANED_AFTER)
@@ -272,10 +294,48 @@ def due_immediate_deliveries(now: datetime | None = None, limit: int = 5000) -> 
     )
 
 
+def abandoned_immediate_deliveries(now: datetime | None = None, limit: int = 5000) -> list[int]:
+    """Immediate mail claimed by a worker that was killed before it recorded the mail sent: the
+    claim's lease ran out without being renewed."""
+    now = now or timezone.now()
+    return list(
+        Delivery.objects.filter(_immediate(), _abandoned(now))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def do_renew_lease(deliveries: list[Delivery]) -> list[Delivery]:
+    """Extends a worker's claim on deliveries it has yet to send; returns those it still holds.
+
+    Precondition: the deliveries come from one ``claim_deliveries`` (or the last renewal of it),
+    so they carry one ``lease_until``: that value identifies the claim. A claim that ran out may
+    have been taken over by another worker (a new claim has a later lease), which sends those.
+    """
+    if not deliveries:
+        return []
+    until = timezone.now() + app_settings.delivery_lease()
+    with transaction.atomic():
+        held = set(
+            Delivery.objects.select_for_update(of=("self",))
+            .filter(
+                pk__in=[delivery.pk for delivery in deliveries],
+                status=DeliveryStatus.SENDING,
+                lease_until=deliveries[0].lease_until,
+            )
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=held).update(lease_until=until)
+    for delivery in deliveries:
+        delivery.lease_until = until
+    return [delivery for delivery in deliveries if delivery.pk in held]
+
+
 def _digest_due(now: datetime) -> Q:
     """Subscribers whose digest is due: their period has passed since their last digest, and
     since the oldest mail it would carry (so the first comment after a quiet spell waits for the
-    others of its hour or day instead of going out alone at once)."""
+    others of its hour or day instead of going out alone at once). A digest whose worker was
+    killed before it recorded the digest sent is due again as soon as its lease has run out."""
     per_frequency = []
     for frequency, period in DIGEST_PERIODS.items():
         cutoff = now - period
@@ -285,6 +345,8 @@ def _digest_due(now: datetime) -> Q:
             & (Q(last_digest_at__isnull=True) | Q(last_digest_at__lte=cutoff))
             & Q(Exists(waiting))
         )
+    abandoned = Delivery.objects.filter(_abandoned(now), subscriber=OuterRef("pk"))
+    per_frequency.append(Q(frequency__in=list(DIGEST_PERIODS)) & Q(Exists(abandoned)))
     return reduce(operator.or_, per_frequency) & Q(confirmed_at__isnull=False)
 
 
@@ -332,9 +394,11 @@ def do_mark_digest_failed(subscriber_id: int, digest: Digest, error: str) -> Non
 
 
 def do_mark_sent(deliveries: Iterable[Delivery]) -> None:
+    """Records mail the SMTP server has accepted. Called at once for each message, in a
+    transaction of its own: until it commits, a worker killed now would have it sent again."""
     with transaction.atomic():
         Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
-            status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error=""
+            status=DeliveryStatus.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
         )
 
 
@@ -346,6 +410,7 @@ def do_mark_failed(delivery: Delivery, error: str) -> timedelta | None:
         Delivery.objects.filter(pk=delivery.pk).update(
             status=DeliveryStatus.FAILED if delay is None else DeliveryStatus.PENDING,
             next_attempt_at=None if delay is None else timezone.now() + delay,
+            lease_until=None,
             last_error=error[:300],
         )
     return delay

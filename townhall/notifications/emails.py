@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from html import unescape
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -59,6 +60,18 @@ def _message(
     return message
 
 
+def message_id(kind: str, deliveries: list[Delivery]) -> str:
+    """The same Message-ID each time these deliveries are sent: a worker killed between the SMTP
+    server's acceptance and recording it sends the mail again, and mail clients show the two
+    copies as one message. The deliveries' creation times keep the ids of a database started
+    afresh from matching those of mail sent before; the domain is the public address's, the
+    same on every worker's host."""
+    names = ",".join(f"{delivery.pk}@{delivery.created.isoformat()}" for delivery in deliveries)
+    fingerprint = hashlib.sha256(names.encode()).hexdigest()[:16]
+    domain = urlsplit(settings.PUBLIC_URL).hostname or DNS_NAME
+    return f"<{kind}-{deliveries[0].pk}.{fingerprint}@{domain}>"
+
+
 def comment_item(delivery: Delivery) -> dict:
     comment = delivery.comment
     return {
@@ -79,13 +92,17 @@ def _notification_subject(item: dict) -> str:
 def notification_message(delivery: Delivery) -> EmailMultiAlternatives:
     item = comment_item(delivery)
     subject = _notification_subject(item)
-    return _message(delivery.subscriber, subject, "comment", {"item": item}, list_headers=True)
+    message = _message(delivery.subscriber, subject, "comment", {"item": item}, list_headers=True)
+    message.extra_headers["Message-ID"] = message_id("delivery", [delivery])
+    return message
 
 
 def digest_message(subscriber: Subscriber, deliveries: list[Delivery]) -> EmailMultiAlternatives:
     items = [comment_item(delivery) for delivery in deliveries]
     subject = f"{len(items)} new comment{'s' if len(items) != 1 else ''} on {subscriber.site.name}"
-    return _message(subscriber, subject, "digest", {"items": items}, list_headers=True)
+    message = _message(subscriber, subject, "digest", {"items": items}, list_headers=True)
+    message.extra_headers["Message-ID"] = message_id("digest", deliveries)
+    return message
 
 
 def confirmation_message(subscriber: Subscriber) -> EmailMultiAlternatives:
@@ -149,7 +166,9 @@ class MergedNotification:
             for placeholder in (RECIPIENT_PLACEHOLDER, TOKEN_PLACEHOLDER, MESSAGE_ID_PLACEHOLDER)
         )
 
-    def for_recipient(self, subscriber: Subscriber) -> bytes | None:
+    def for_recipient(self, delivery: Delivery) -> bytes | None:
+        """The copy for this delivery's subscriber, with the delivery's own Message-ID."""
+        subscriber = delivery.subscriber
         if not self.usable or not subscriber.email.isascii():
             return None
         raw = (
@@ -157,6 +176,6 @@ class MergedNotification:
             .replace(
                 TOKEN_PLACEHOLDER.encode(), tokens.make_token(subscriber, tokens.MANAGE).encode()
             )
-            .replace(MESSAGE_ID_PLACEHOLDER.encode(), make_msgid(domain=DNS_NAME).encode())
+            .replace(MESSAGE_ID_PLACEHOLDER.encode(), message_id("delivery", [delivery]).encode())
         )
         return None if b"TOWNHALLTOKEN" in raw or b"placeholder.invalid" in raw else raw

@@ -92,8 +92,9 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One notification about one comment for one subscriber.
 
-    The unique constraint is what makes a comment reach an address at most once, however many
-    subscriptions match and however many workers run.
+    The unique constraint is what makes a comment reach an address once, however many
+    subscriptions match and however many workers run; how a worker killed while sending is
+    made up for is in docs/notifications.md, "Delivery guarantees".
     """
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
@@ -104,6 +105,9 @@ class Delivery(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While SENDING: when the worker's claim runs out. It is renewed while the worker sends; a
+    # claim left to run out means the worker died, and the sweep sends the mail again.
+    lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from townhall.discussions.models import Comment, CommentStatus
-from townhall.notifications import actions, emails
+from townhall.notifications import actions, app_settings, emails
 from townhall.notifications.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ def _enqueue_in_batches(ids: list[int]) -> None:
 
 @task()
 def send_deliveries(delivery_ids: list[int]) -> int:
-    """Sends the given deliveries that are still pending and due, one SMTP connection a batch."""
+    """Sends the given deliveries that are due, one SMTP connection a batch. Each is recorded
+    sent as soon as the SMTP server has accepted it; the claim on the rest is renewed while the
+    batch goes out, so a worker killed mid-batch leaves only what it had not sent to the sweep."""
     deliveries = actions.claim_deliveries(delivery_ids)
     if not deliveries:
         return 0
@@ -53,22 +55,33 @@ def send_deliveries(delivery_ids: list[int]) -> int:
             _retry_later(delivery, error)
         return 0
     merged: dict[tuple[int, str], emails.MergedNotification] = {}
-    sent: list[Delivery] = []
+    sent = 0
     try:
-        for delivery in deliveries:
+        while deliveries:
+            deliveries = _hold(deliveries)
+            if not deliveries:
+                break  # the claim ran out and another worker took the rest over
+            delivery = deliveries.pop(0)
             try:
                 _send_one(connection, delivery, merged)
             except Exception as error:  # SMTP refused or dropped: retry later
                 _retry_later(delivery, error)
                 continue
-            sent.append(delivery)
+            actions.do_mark_sent([delivery])
+            sent += 1
     finally:
-        # Claimed deliveries are never claimed again, so marking the batch at its end cannot
-        # send anything twice, even if the worker stops before it gets here.
-        actions.do_mark_sent(sent)
         with contextlib.suppress(Exception):  # the mail is out (or set to retry) either way
             connection.close()
-    return len(sent)
+    return sent
+
+
+def _hold(deliveries: list[Delivery]) -> list[Delivery]:
+    """The deliveries this worker still holds, its claim renewed once half of it has run."""
+    lease = app_settings.delivery_lease()
+    lease_until = deliveries[0].lease_until
+    if lease_until is None or lease_until - timezone.now() > lease / 2:
+        return deliveries
+    return actions.do_renew_lease(deliveries)
 
 
 def _send_one(
@@ -81,7 +94,7 @@ def _send_one(
         key = (delivery.comment_id, delivery.reason)
         if key not in merged:
             merged[key] = emails.MergedNotification(delivery)
-        raw = merged[key].for_recipient(delivery.subscriber)
+        raw = merged[key].for_recipient(delivery)
         if raw is not None:
             sender = parseaddr(merged[key].from_email)[1]
             smtp.sendmail(sender, [delivery.subscriber.email], raw)
@@ -105,9 +118,10 @@ def _retry_later(delivery: Delivery, error: Exception) -> None:
 
 def queue_due_retries() -> int:
     """Queues the immediate mail that is due and that no queued task will send: retries whose
-    back-off is over, and deliveries whose task was lost. Run by `townhall worker`'s scheduler
-    every minute; sending stays with the tasks it queues, which claim each delivery once."""
-    ids = actions.due_immediate_deliveries()
+    back-off is over, deliveries whose task was lost, and deliveries whose worker was killed
+    while it held them (their claim ran out). Run by `townhall worker`'s scheduler every minute;
+    sending stays with the tasks it queues, which claim each delivery once per lease."""
+    ids = actions.due_immediate_deliveries() + actions.abandoned_immediate_deliveries()
     _enqueue_in_batches(ids)
     return len(ids)
 
