@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo serve test browser lint bench clean
+.PHONY: install demo serve test browser lint bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,16 @@ BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Soak test (bench/soak.py, docs/reliability.md): SOAK_MINUTES of mixed traffic on the local
+# PostgreSQL (its own database townhall_soak, dropped and created again) and Redis (database 9,
+# flushed), two `townhall serve` processes and a worker; fails unless every check passes.
+# Not part of `make test`. SOAK_ARGS adds options, e.g. SOAK_ARGS='--rate 60'.
+SOAK_MINUTES ?= 10
+SOAK_ARGS ?=
+soak: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -33,8 +33,7 @@ from typing import Any
 import isso_peer
 import report
 import townhall_peer
-from notifications import source_state
-from support import ARTICLE_ORIGIN, BenchError, cpu_busy_share, group_memory
+from support import ARTICLE_ORIGIN, BenchError, cpu_busy_share, group_memory, source_state
 
 BENCH_KEY = "import"
 SEED = 20261206

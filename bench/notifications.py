@@ -56,12 +56,12 @@ from report import TIMES
 from support import (
     BENCH_DIR,
     BUSY_WARNING,
-    REPO_DIR,
     BenchError,
     cpu_busy_share,
     free_port,
     group_cpu_ticks,
     log_tail,
+    source_state,
     start_server,
     stop_server,
 )
@@ -349,22 +349,6 @@ def sink_pace(bench: Bench, sample: dict[str, str]) -> dict[str, Any]:
         "sink_cpu_seconds": sink_ticks / CLOCK_TICKS,
         "background_cpu_busy": busy,
         "problems": recipient_problems(dump["recipients"], set(bench.emails)),
-    }
-
-
-def source_state() -> dict[str, Any]:
-    """The commit measured, and the files under townhall/ that differ from it (if any)."""
-
-    def git(*argv: str) -> str:
-        result = subprocess.run(
-            ["git", *argv], cwd=REPO_DIR, capture_output=True, text=True, check=False
-        )
-        return result.stdout if result.returncode == 0 else ""
-
-    changed = git("status", "--porcelain", "--", "townhall")  # "XY path" lines
-    return {
-        "commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
-        "townhall_changes": [line[3:] for line in changed.splitlines() if line.strip()],
     }
 
 

@@ -440,3 +440,19 @@ def run_logged(
             f"command failed with exit code {result.returncode}: {' '.join(argv)}\n"
             f"last log lines ({log_path}):\n{log_tail(log_path)}"
         )
+
+
+def source_state() -> dict[str, Any]:
+    """The commit measured, and the files under townhall/ that differ from it (if any)."""
+
+    def git(*argv: str) -> str:
+        result = subprocess.run(
+            ["git", *argv], cwd=REPO_DIR, capture_output=True, text=True, check=False
+        )
+        return result.stdout if result.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "townhall")  # "XY path" lines
+    return {
+        "commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
+        "townhall_changes": [line[3:] for line in changed.splitlines() if line.strip()],
+    }
