@@ -171,3 +171,53 @@ def test_embedded_on_another_origin_it_reads_and_writes_across_origins(page, con
     expect(up).to_have_attribute("aria-pressed", "true")
     assert server.find_comment(lambda c: c["author_name"] == "Cross Origin") is not None
     assert server.find_comment(lambda c: c["author_name"] == "Ted Zah")["upvotes"] == 1
+
+
+def test_posting_again_after_a_503_whose_write_went_through_shows_one_comment(
+    page, server, browser_errors
+):
+    """The database stored the post, but its answer was lost (here: the server's real answer
+    replaced by a 503, as when PostgreSQL drops the connection just after the COMMIT). The
+    reader presses Post again: the widget sends the same Idempotency-Key, and the server answers
+    the stored comment instead of storing a second one."""
+    browser_errors.expect(r"Failed to load resource")
+    comments = re.compile(r"/api/v1/comments$")
+    keys: list[str | None] = []
+
+    def stored_but_lost(route):
+        keys.append(route.request.headers.get("idempotency-key"))
+        route.fetch()  # the server stores the comment ...
+        route.fulfill(  # ... and the reader gets a 503
+            status=503,
+            content_type="application/json",
+            headers={"Retry-After": "5", "Access-Control-Allow-Origin": "*"},
+            body='{"error": {"code": "database_unavailable", "message": '
+            '"The database is not answering; try again in a few seconds."}}',
+        )
+
+    widget = open_article(page, server)
+    page.route(comments, stored_but_lost)
+    form = main_form(widget)
+    form.get_by_role("textbox", name="Name", exact=True).fill("Grace Hopper")
+    comment_box(widget).fill("Said once, whatever the network does.")
+    form.get_by_role("button", name="Post Comment", exact=True).click()
+    expect(form.get_by_text("try again in a few seconds")).to_be_visible()
+
+    page.unroute(comments)
+    with page.expect_response(comments) as answer:
+        form.get_by_role("button", name="Post Comment", exact=True).click()
+    assert answer.value.status == 201
+    assert answer.value.request.headers.get("idempotency-key") == keys[0]
+    assert keys[0] is not None and re.fullmatch(r"[0-9a-f]{32}", keys[0])
+    mine = comment_in(widget, "Grace Hopper")
+    expect(mine).to_have_count(1)
+    expect(count_heading(widget, 4)).to_be_visible()
+    assert server.thread()["thread"]["comment_count"] == 4
+
+    # The next comment from the same form is a new one, with a new key.
+    with page.expect_response(comments) as answer:
+        comment_box(widget).fill("And a second thought.")
+        form.get_by_role("button", name="Post Comment", exact=True).click()
+    assert answer.value.status == 201
+    assert answer.value.request.headers.get("idempotency-key") not in (None, keys[0])
+    expect(comment_in(widget, "Grace Hopper")).to_have_count(2)

@@ -151,7 +151,14 @@ if not REDIS_URL:
 # against its own site (townhall.core.origins).
 CORS_ALLOW_CREDENTIALS = True
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "last-event-id"]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-none-match",
+    "last-event-id",
+]
 CORS_EXPOSE_HEADERS = ["etag", "retry-after"]
 CORS_PREFLIGHT_MAX_AGE = 600
 

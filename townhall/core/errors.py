@@ -66,6 +66,11 @@ class Conflict(TownhallError):
     code = "conflict"
 
 
+class Unprocessable(TownhallError):
+    status = 422
+    code = "unprocessable"
+
+
 class PayloadTooLarge(TownhallError):
     status = 413
     code = "payload_too_large"

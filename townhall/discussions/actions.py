@@ -6,6 +6,8 @@ Each action owns its transaction. What a reader can see changes only together wi
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from townhall.core.db import insert, select_one
-from townhall.core.errors import BadRequest, Forbidden, NotFound
+from townhall.core.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from townhall.discussions import versions
 from townhall.discussions.models import Comment, CommentStatus, Thread, Vote
 from townhall.discussions.pages import Article, present_comment, resolve_article
@@ -36,11 +38,16 @@ MAX_NAME_CHARS = 80
 MAX_TITLE_CHARS = 300
 
 
+# A post's Idempotency-Key: 16 to 64 URL-safe characters (the widget sends 32 random hex digits).
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
 @dataclass(frozen=True)
 class PostedComment:
     comment: Comment
     commenter: Commenter
     token: str
+    replayed: bool = False  # an earlier post with the same Idempotency-Key, answered again
 
 
 def do_post_comment(
@@ -57,8 +64,13 @@ def do_post_comment(
     passage: dict | None = None,
     client_ip: str = "",
     user_agent: str = "",
+    idempotency_key: str = "",
 ) -> PostedComment:
     """Stores a new comment, creating its thread on the first comment of an allowed article.
+
+    With an ``idempotency_key``, a post that repeats an earlier one of the site with the same
+    key (a client retrying after an answer it never got, or a 503 whose COMMIT had in fact
+    reached the database) stores nothing and answers the earlier comment, as it is now.
 
     Precondition: ``commenter``, when given, was resolved from a valid token for ``site``.
     The moderation pipeline runs first (``moderation.pipeline``): it may refuse the comment
@@ -74,6 +86,9 @@ def do_post_comment(
             field="url",
         )
     text = _clean_body(site, body)
+    digest = idempotency_digest(site, idempotency_key) if idempotency_key else None
+    if digest is not None and (earlier := _replay(digest, text, parent_id)) is not None:
+        return earlier
     if commenter is not None and commenter.is_signed_in:
         # A signed-in reader writes under the name and email of their identity.
         author_name, author_email = None, None
@@ -118,40 +133,84 @@ def do_post_comment(
         moderation=verdict.record(),
         created=timezone.now(),
         supporter=commenter is not None and commenter.supporter,
+        idempotency_key=digest,
     )
     _place_in_tree(comment, parent, max_depth=site.max_depth)
-    with transaction.atomic():
-        if thread is None:
-            thread = _get_or_create_thread(site, article, title=title)
-        else:
-            _check_still_open(thread, parent)
-        thread.site = site
-        if commenter is None:
-            commenter = do_create_guest(site, display_name=name, email=email)
-        else:
-            do_update_guest(commenter, display_name=name, email=email)
-        comment.thread, comment.author = thread, commenter
-        insert(comment)
-        if status == CommentStatus.VISIBLE:
-            bump_thread(thread, count_delta=1, event=shown_event(comment))
-            published = comment.pk
-            transaction.on_commit(
-                lambda: comment_published.send(
-                    sender=Comment, comment_id=published, thread_id=thread.pk
+    try:
+        with transaction.atomic():
+            if thread is None:
+                thread = _get_or_create_thread(site, article, title=title)
+            else:
+                _check_still_open(thread, parent)
+            thread.site = site
+            if commenter is None:
+                commenter = do_create_guest(site, display_name=name, email=email)
+            else:
+                do_update_guest(commenter, display_name=name, email=email)
+            comment.thread, comment.author = thread, commenter
+            insert(comment)
+            if status == CommentStatus.VISIBLE:
+                bump_thread(thread, count_delta=1, event=shown_event(comment))
+                published = comment.pk
+                transaction.on_commit(
+                    lambda: comment_published.send(
+                        sender=Comment, comment_id=published, thread_id=thread.pk
+                    )
                 )
-            )
-        else:
-            audit(
-                site.pk,
-                AuditAction.HOLD,
-                comment=comment,
-                to_status=status,
-                detail={"reasons": verdict.reasons},
-            )
-            held = comment.pk
-            transaction.on_commit(lambda: comment_held.send(sender=Comment, comment_id=held))
+            else:
+                audit(
+                    site.pk,
+                    AuditAction.HOLD,
+                    comment=comment,
+                    to_status=status,
+                    detail={"reasons": verdict.reasons},
+                )
+                held = comment.pk
+                transaction.on_commit(lambda: comment_held.send(sender=Comment, comment_id=held))
+    except IntegrityError:
+        # The same key posted at the same moment by another request, which stored it first.
+        if digest is not None and (earlier := _replay(digest, text, parent_id)) is not None:
+            return earlier
+        raise
     return PostedComment(
         comment=comment, commenter=commenter, token=make_commenter_token(commenter)
+    )
+
+
+def idempotency_digest(site: Site, key: str) -> str:
+    """What is stored of a post's Idempotency-Key: its SHA-256 with the site's id. The key is a
+    capability (its replay answers the comment's edit token), so it is not kept as sent."""
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest(
+            "Idempotency-Key must be 16 to 64 letters, digits, '-' or '_'.",
+            code="invalid_idempotency_key",
+            field="Idempotency-Key",
+        )
+    return hashlib.sha256(f"{site.pk}:{key}".encode()).hexdigest()
+
+
+def _replay(digest: str, text: str, parent_id: int | None) -> PostedComment | None:
+    """The earlier post with this key, answered again; None if there is none. A key sent again
+    with another comment (a different text, before any edit, or another parent) is refused."""
+    earlier = (
+        Comment.objects.select_related("author", "thread__site")
+        .filter(idempotency_key=digest)
+        .first()
+    )
+    if earlier is None:
+        return None
+    reused = earlier.parent_id != parent_id or (earlier.edited is None and earlier.body != text)
+    if reused or earlier.author is None:
+        raise Unprocessable(
+            "This Idempotency-Key was used for another comment; send a new key for a new one.",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    return PostedComment(
+        comment=earlier,
+        commenter=earlier.author,
+        token=make_commenter_token(earlier.author),
+        replayed=True,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response
-from ninja import Query, Router, Status
+from ninja import Header, Query, Router, Status
 
 from townhall.core.clients import client_address, client_fingerprint
 from townhall.core.errors import RateLimited
@@ -181,8 +181,24 @@ POST_COMMENT_OPENAPI = {
     response={201: PostedCommentOut, 202: PostedCommentOut, **ERRORS},
     openapi_extra=POST_COMMENT_OPENAPI,
 )
-def post_comment(request: HttpRequest, data: CommentIn):
-    """Posts a comment. `201` when it is visible, `202` when it waits for moderation."""
+def post_comment(
+    request: HttpRequest,
+    data: CommentIn,
+    idempotency_key: str = Header(
+        "",
+        alias="Idempotency-Key",
+        description=(
+            "16 to 64 letters, digits, '-' or '_', new for each comment (random: it is what "
+            "answers this comment's edit token again). A retry with the same key stores "
+            "nothing and gets the comment posted first, as it is now; the same key with "
+            "another text or parent is `422 idempotency_key_reused`."
+        ),
+    ),
+):
+    """Posts a comment. `201` when it is visible, `202` when it waits for moderation.
+
+    Send an `Idempotency-Key` to retry safely: after a lost answer, or a `503` whose write
+    reached the database after all, the retry answers the comment already stored."""
     site = access_site(data.site)
     check_write_origin(request, site)
     fingerprint = client_fingerprint(request)
@@ -212,8 +228,9 @@ def post_comment(request: HttpRequest, data: CommentIn):
         # Only for Akismet, only where the site asked for it; never stored.
         client_ip=client_address(request) if site.akismet_key else "",
         user_agent=request.headers.get("User-Agent", "")[:500] if site.akismet_key else "",
+        idempotency_key=idempotency_key,
     )
-    if data.notify_replies and posted.commenter.email:
+    if data.notify_replies and posted.commenter.email and not posted.replayed:
         # A refused subscription (rate limit) leaves the comment standing.
         with contextlib.suppress(RateLimited):
             subscribe_from_request(

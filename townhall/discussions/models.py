@@ -88,6 +88,9 @@ class Comment(models.Model):
     open_flags = models.PositiveIntegerField(default=0)  # reader reports not yet decided on
     created = models.DateTimeField(db_index=True)
     edited = models.DateTimeField(null=True, blank=True)
+    # The SHA-256 of the Idempotency-Key it was posted with, if any (actions.idempotency_digest):
+    # a retry of the same post answers this comment instead of storing a second one.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         indexes = [

@@ -165,10 +165,11 @@
     }
   }
 
-  async function api(path, { method = "GET", body, token } = {}) {
+  async function api(path, { method = "GET", body, token, key } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (token) headers.Authorization = "Bearer " + token;
+    if (key) headers["Idempotency-Key"] = key;
     let response;
     try {
       response = await fetch(SERVER + path, {
@@ -806,6 +807,10 @@
           textarea.focus();
         }
       });
+      // One key per comment, kept while the text is: sending it again after a failure (a lost
+      // answer, a 503) answers the comment if the server had stored it after all.
+      let key = null;
+      textarea.addEventListener("input", () => { key = null; });
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         error.hidden = true;
@@ -818,9 +823,11 @@
         try {
           const fields = withIdentity ? { author_name: name.value.trim() || null, author_email: email.value.trim() || null } : {};
           if (notify?.checked) fields.notify_replies = true;
+          fields.key = key ||= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
           if (withIdentity) store.set("me:" + this.site, { name: name.value.trim(), email: email.value.trim() });
           await onSubmit(textarea.value, fields);
           textarea.value = "";
+          key = null;
           if (!preview.hidden) previewButton.click();
         } catch (failure) {
           this.fail(error, failure.code === "invalid_email" ? email : textarea, this.errorText(failure));
@@ -853,7 +860,7 @@
       // Its live event may come before the answer: the button for new comments waits for it.
       this.posting = true;
       const posted = await api("/api/v1/comments", {
-        method: "POST", token: this.token,
+        method: "POST", token: this.token, key: fields.key,
         body: { site: this.site, url: this.url, title: this.title, body, parent_id: parent ? parent.id : null,
           author_name: fields.author_name ?? (me.name || null), author_email: fields.author_email ?? (me.email || null),
           notify_replies: Boolean(fields.notify_replies), passage },
