@@ -9,7 +9,8 @@ Every response is recorded. Then:
   ``database_unavailable`` or, for the page, a short HTML page;
 * requests succeed again within seconds of PostgreSQL's return, with no restart of the server
   (its broken persistent connections are dropped and opened again);
-* every comment whose POST got a 2xx is in the database exactly once, and each thread's count
+* every comment whose POST got a 2xx is in the database exactly once, also when it was refused
+  first and sent again with its Idempotency-Key, as the widget does; each thread's count
   matches its rows: a 503 left nothing half-written.
 
 It runs in the SQLite pass only: its database is its own, whatever the suite's.
@@ -66,8 +67,8 @@ def server(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Server]:
         yield server
 
 
-def _request(server: Server, kind: str, method: str, path: str, body=None) -> Outcome:
-    reply = call(server, method, path, body)
+def _request(server: Server, kind: str, method: str, path: str, body=None, headers=None) -> Outcome:
+    reply = call(server, method, path, body, headers)
     content_type = reply.headers.get("Content-Type", "")
     code = None
     if reply.status >= 400 and reply.body and content_type.startswith("application/json"):
@@ -92,9 +93,17 @@ def _load(
     query = urllib.parse.urlencode({"site": "demo", "url": server.article_url})
 
     def post() -> None:
+        """Posts as the widget does: a refused post is sent again, with the same key, until it
+        is answered (the reader pressing Post again)."""
         while not stop.is_set():
             body = {"site": "demo", "url": server.article_url, "body": f"Load {uuid.uuid4()}"}
-            outcomes.append(_request(server, "post", "POST", "/api/v1/comments", body))
+            key = {"Idempotency-Key": uuid.uuid4().hex}
+            while True:
+                outcome = _request(server, "post", "POST", "/api/v1/comments", body, key)
+                outcomes.append(outcome)
+                if outcome.status != 503 or stop.is_set():
+                    break
+                time.sleep(0.05)
 
     def read() -> None:
         while not stop.is_set():
@@ -176,12 +185,15 @@ def test_postgres_restarted_under_load(postgres: PrivatePostgres, server: Server
         assert successes[0].at - back < RECOVERY_SECONDS, kind
         assert all(o.status < 500 for o in after if o.at > successes[0].at), kind
 
-    # Every accepted comment once; a refused one was not written (or, if PostgreSQL committed
-    # it as the connection dropped, whole and once).
+    # Every accepted comment once, including those refused first and then sent again with
+    # their key (if PostgreSQL had committed one as the connection dropped, the retry got it
+    # back instead of posting it twice); one refused and never retried was not written, or
+    # whole and once.
     accepted = [o.body for o in outcomes if o.kind == "post" and o.status < 300]
     assert accepted
     assert [b for b in accepted if _count(postgres, b) != 1] == []
-    refused_posts = [o.body for o in refused if o.kind == "post"]
+    refused_posts = {o.body for o in refused if o.kind == "post"}
+    assert refused_posts & set(accepted), "no refused post was retried and accepted"
     assert [b for b in refused_posts if _count(postgres, b) > 1] == []
     inconsistent = postgres.query(
         f"SELECT t.id, t.comment_count, COUNT(c.id) FROM {THREADS} t"  # noqa: S608
