@@ -433,6 +433,7 @@ def check_all(
     return [
         check_no_5xx(load),
         check_comments(ledger),
+        check_resent(ledger),
         check_statuses(ledger),
         check_thread_counts(),
         check_vote_counts(),
@@ -497,6 +498,26 @@ def check_comments(ledger: Ledger) -> dict[str, Any]:
         + ("all stored once" if not problems else "; ".join(problems[:5]))
     )
     return check("every accepted comment is in the database exactly once", not problems, detail)
+
+
+def check_resent(ledger: Ledger) -> dict[str, Any]:
+    """Posts sent again with their Idempotency-Key answered the comment stored first (a 429 is
+    a refusal the client retries later); check_comments finds any second row they stored."""
+    answered = Counter("2xx" if i is not None else str(st) for _, st, i in ledger.resent)
+    wrong = [
+        f"comment {cid}: answered {i if i is not None else st}"
+        for cid, st, i in ledger.resent
+        if (i is not None and i != cid) or (i is None and st != 429)
+    ]
+    ok = bool(ledger.resent) and not wrong
+    detail = (
+        f"{len(ledger.resent)} posts sent again: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(answered.items()))
+        + ("; all answered the comment stored first" if not wrong else "; " + "; ".join(wrong[:5]))
+    )
+    return check(
+        "a post sent again with its Idempotency-Key answers the comment stored first", ok, detail
+    )
 
 
 def check_statuses(ledger: Ledger) -> dict[str, Any]:
@@ -958,7 +979,8 @@ Redis {source["redis"]}
   weights are `WEIGHTS` there: thread pages by each sort, revalidations with `If-None-Match`,
   replies, counts, the server-rendered page; new comments and replies (guests, returning guests
   with their edit token, signed-in readers; some with an email and `notify_replies`; 30% of
-  them on the three watched threads); votes (up, down, change, undo); subscriptions; edits and
+  them on the three watched threads; each with an `Idempotency-Key`, one in twenty sent again);
+  votes (up, down, change, undo); subscriptions; edits and
   deletions of one's own comments; moderators' decisions through the moderators' pages
   (`POST /moderate/SITE/comments/ID/decide/`, session and CSRF, JSON answer): approve, reject
   or spam a waiting comment, or reject a visible one.
@@ -1005,6 +1027,10 @@ What each check verifies:
   post (and every 2xx edit), the client keeps the id and body; in PostgreSQL each id exists with
   that body in its thread, each token is in exactly one row, and no row holds a token the client
   was not answered for (a post whose answer never came may be there once, or not).
+- **sent again**: one accepted post in twenty is sent again at once, with its
+  `Idempotency-Key`, to either server (a client that never got the first answer): each answer
+  names the comment stored first (or is a `429`), and the exactly-once check above finds no
+  second row.
 - **statuses**: each comment's status is the last one the client was answered (201 visible,
   202 pending, then approve/reject/spam, edit, delete; each comment gets at most one such
   change, so the order is known).

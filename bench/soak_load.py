@@ -69,6 +69,7 @@ HOT_THREAD_SHARE = 0.3  # posts on one of the threads the event streams watch
 SUSPECT_WORD = "soakhold"  # held by the post-moderated site's rules
 SUSPECT_SHARE = 0.06
 LINKS_SHARE = 0.03  # two links, over the site's max_links of 1: held
+RESEND_SHARE = 0.05  # accepted posts sent again with their Idempotency-Key (a lost answer)
 WORDS = (  # noqa: SIM905 (a paragraph reads better than 40 quoted words)
     "council budget transit housing school river bridge election vote reform library park "
     "report data question answer agree disagree evidence source article reporter story week "
@@ -116,6 +117,9 @@ class Ledger:
         self.edit_tokens: dict[int, str] = {}  # comment id -> its edit token
         self.votes: dict[tuple[int, int], int] = {}  # (reader, comment) -> last accepted vote
         self.thread_ids: dict[str, int] = {}  # thread url -> id
+        # Posts sent again with their Idempotency-Key: (comment id, the answer's status, the id
+        # it answered, or None).
+        self.resent: list[tuple[int, int | None, int | None]] = []
 
     def next_token(self) -> str:
         with self.lock:
@@ -548,6 +552,7 @@ class Worker:
                 payload["author_email"] = f"reader-{reader}@mail.example.com"
                 payload["notify_replies"] = rng.random() < 0.5
         headers["X-Forwarded-For"] = reader_address(reader)
+        headers["Idempotency-Key"] = f"{rng.getrandbits(128):032x}"
         self.stats.kind(op, kind)
         status, _found, answer, server, sent, answered = self.call(
             op, "POST", "/api/v1/comments", payload, headers
@@ -574,6 +579,19 @@ class Worker:
             )
             if kind == "guest":
                 self.tokens.setdefault(site.slug, {})[reader] = answer["edit_token"]
+            if rng.random() < RESEND_SHARE:
+                self.resend(int(comment["id"]), payload, headers)
+
+    def resend(self, comment_id: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+        """The same post again, with the same key, to either server: as a client does that
+        never got the first answer. It must answer the comment stored first and store nothing."""
+        path = "/api/v1/comments"
+        status, _found, answer, *_ = self.call("repost", "POST", path, payload, headers)
+        answered_id = None
+        if status in (201, 202) and isinstance(answer, dict):
+            answered_id = int(answer["comment"]["id"])
+        with self.ledger.lock:
+            self.ledger.resent.append((comment_id, status, answered_id))
 
     # -- votes, subscriptions --
 
