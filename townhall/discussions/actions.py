@@ -192,11 +192,7 @@ def idempotency_digest(site: Site, key: str) -> str:
 def _replay(digest: str, text: str, parent_id: int | None) -> PostedComment | None:
     """The earlier post with this key, answered again; None if there is none. A key sent again
     with another comment (a different text, before any edit, or another parent) is refused."""
-    earlier = (
-        Comment.objects.select_related("author", "thread__site")
-        .filter(idempotency_key=digest)
-        .first()
-    )
+    earlier = Comment.objects.select_related("author").filter(idempotency_key=digest).first()
     if earlier is None:
         return None
     reused = earlier.parent_id != parent_id or (earlier.edited is None and earlier.body != text)

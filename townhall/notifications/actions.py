@@ -280,26 +280,17 @@ def _immediate() -> Q:
 
 
 def due_immediate_deliveries(now: datetime | None = None, limit: int = 5000) -> list[int]:
-    """Pending mail of immediate subscribers that is due and that no queued task will send:
-    retries whose back-off is over, and deliveries left behind (see ``ORPHANED_AFTER``)."""
+    """Mail of immediate subscribers that is due and that no queued task will send: retries
+    whose back-off is over, deliveries left behind (see ``ORPHANED_AFTER``), and mail claimed by
+    a worker that was killed before it recorded the mail sent (its lease ran out)."""
     now = now or timezone.now()
-    return list(
-        Delivery.objects.filter(_immediate(), status=DeliveryStatus.PENDING)
-        .filter(
-            Q(next_attempt_at__lte=now)
-            | Q(next_attempt_at__isnull=True, created__lte=now - ORPHANED_AFTER)
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
+    waiting = Q(status=DeliveryStatus.PENDING) & (
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, created__lte=now - ORPHANED_AFTER)
     )
-
-
-def abandoned_immediate_deliveries(now: datetime | None = None, limit: int = 5000) -> list[int]:
-    """Immediate mail claimed by a worker that was killed before it recorded the mail sent: the
-    claim's lease ran out without being renewed."""
-    now = now or timezone.now()
     return list(
-        Delivery.objects.filter(_immediate(), _abandoned(now))
+        Delivery.objects.filter(_immediate())
+        .filter(waiting | _abandoned(now))
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -121,7 +121,7 @@ def queue_due_retries() -> int:
     back-off is over, deliveries whose task was lost, and deliveries whose worker was killed
     while it held them (their claim ran out). Run by `townhall worker`'s scheduler every minute;
     sending stays with the tasks it queues, which claim each delivery once per lease."""
-    ids = actions.due_immediate_deliveries() + actions.abandoned_immediate_deliveries()
+    ids = actions.due_immediate_deliveries()
     _enqueue_in_batches(ids)
     return len(ids)
 
