@@ -129,17 +129,40 @@ class LiveStreams:
         ]
         if origin and origin.lower() in origins:
             response_headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
-        last_id = _last_event_id(scope, headers)
-        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+        start = {"type": "http.response.start", "status": 200, "headers": response_headers}
         if scope["method"] == "HEAD":
+            await send(start)
             await send({"type": "http.response.body", "body": b""})
             return
+        last_id = _last_event_id(scope, headers)
         subscription = the_broker.subscribe(thread_id)
-        _start_heartbeats(the_broker)
-        loop = asyncio.get_running_loop()
-        serving = loop.create_task(_serve(send, subscription, thread_id, last_id))
-        watcher = loop.create_task(_watch_disconnect(receive))
+        serving = watcher = None
         try:
+            if last_id is None:
+                # No Last-Event-ID: the reader wants what comes from now on, and "now" is when
+                # it gets the answer. The thread's latest event is read after subscribing and
+                # before answering, so nothing falls in between, and whatever the reader does
+                # once answered comes after it (also when only a resync from the database
+                # tells of it: Redis away).
+                since = await sync_to_async(_latest_event_id, thread_sensitive=False)(thread_id)
+            else:
+                since = last_id
+        except BaseException as error:  # the database away, or the reader gone meanwhile
+            the_broker.unsubscribe(subscription)
+            fault = database_fault(error)
+            if fault is None:
+                raise
+            log_database_fault(logger, fault, error)
+            await _json(send, fault.status, fault.code, fault.message, fault.retry_after)
+            return
+        try:
+            await send(start)
+            _start_heartbeats(the_broker)
+            loop = asyncio.get_running_loop()
+            serving = loop.create_task(
+                _serve(send, subscription, thread_id, since, resume=last_id is not None)
+            )
+            watcher = loop.create_task(_watch_disconnect(receive))
             await asyncio.wait({serving, watcher}, return_when=asyncio.FIRST_COMPLETED)
             if serving.done() and not serving.cancelled():
                 failure = serving.exception()
@@ -156,7 +179,8 @@ class LiveStreams:
         finally:
             the_broker.unsubscribe(subscription)
             for task in (serving, watcher):
-                task.cancel()
+                if task is not None:
+                    task.cancel()
 
 
 _heartbeats: dict[int, asyncio.Task] = {}  # per event loop
@@ -178,10 +202,14 @@ def _start_heartbeats(the_broker) -> None:
     _heartbeats[id(loop)] = loop.create_task(beat())
 
 
-async def _serve(send, subscription: Subscription, thread_id: int, last_id: int | None) -> None:
+async def _serve(
+    send, subscription: Subscription, thread_id: int, since: int, *, resume: bool
+) -> None:
+    """Writes the thread's events after ``since`` as they come; with ``resume`` (the reader sent
+    Last-Event-ID), first those it missed since then, from the database."""
     sent: deque[int] = deque(maxlen=2 * MAX_REPLAY)
     seen: set[int] = set()
-    highest = last_id or 0
+    highest = since
 
     async def write(chunk: bytes) -> None:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -206,15 +234,11 @@ async def _serve(send, subscription: Subscription, thread_id: int, last_id: int 
         seen.add(event_id)
         highest = max(highest, event_id)
 
-    if last_id is None:
-        # No Last-Event-ID: the reader wants what comes from now on. The thread's latest event,
-        # read after subscribing (so that nothing falls in between), is where a resync
-        # (``broker.RESYNC``: the Redis subscription came up, or back) resumes from.
-        highest = await sync_to_async(_latest_event_id, thread_sensitive=False)(thread_id)
     # The opening "id:" gives the browser a Last-Event-ID from the start, so a reconnection
-    # before the first event resumes from here too (an id without data fires no event).
+    # before the first event resumes from here too (an id without data fires no event). It is
+    # also where a resync (``broker.RESYNC``: Redis came back, or cannot carry an event) resumes.
     await write(f"retry: {RETRY_MS}\nid: {highest}\n\n".encode())
-    if last_id is not None and not await catch_up():
+    if resume and not await catch_up():
         return
     while True:
         if subscription.overflowed:
